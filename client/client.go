@@ -1,0 +1,176 @@
+// Package client is the Go client of lwtoken-helperd: it asks the daemon for tokens and its
+// status over the Unix socket. The zero Client is ready to use and finds the socket the way
+// the CLI does ($LWTOKEN_HELPER_SOCKET, else the per-user default).
+//
+// It speaks HTTP/1.1 by hand over one connection per call and does not import net/http, so
+// that programs started at every shell prompt stay small and start fast.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+)
+
+// Sentinel errors. Every error of a Client call that came from the daemon or the dial
+// matches one of these with errors.Is.
+var (
+	ErrDaemonNotRunning = errors.New("daemon not running")
+	ErrBadRequest       = errors.New("bad request")
+	ErrForbidden        = errors.New("forbidden")
+	ErrNotConfigured    = errors.New("not configured")
+	ErrRejected         = errors.New("credentials rejected by line works")
+	ErrUnavailable      = errors.New("line works unavailable")
+	ErrKeyring          = errors.New("keyring unavailable")
+	ErrProtocol         = errors.New("unexpected reply from the daemon")
+)
+
+// Error is a failure reported by the daemon (or the dial), with a hint for the user.
+type Error struct {
+	Code    string // wire code, or "daemon_not_running", "protocol"
+	Message string
+	Hint    string
+	Err     error // the sentinel
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+func sentinel(code string) error {
+	switch code {
+	case wire.CodeBadRequest:
+		return ErrBadRequest
+	case wire.CodeForbidden:
+		return ErrForbidden
+	case wire.CodeNotConfigured:
+		return ErrNotConfigured
+	case wire.CodeRejected:
+		return ErrRejected
+	case wire.CodeUnavailable:
+		return ErrUnavailable
+	case wire.CodeKeyring:
+		return ErrKeyring
+	}
+	return ErrProtocol
+}
+
+// Client talks to one daemon. The zero value is usable.
+type Client struct {
+	// SocketPath is the daemon's socket; "" means wire.DefaultSocketPath().
+	SocketPath string
+	// Timeout bounds a whole call when ctx has no earlier deadline; 0 means 60 s (a cold
+	// token may wait on LINE WORKS).
+	Timeout time.Duration
+}
+
+// TokenRequest says which token to get. Zero fields mean the defaults: the profile from
+// $LWTOKEN_HELPER_PROFILE or the daemon's default, the profile's scopes, no minimum TTL.
+type TokenRequest struct {
+	Profile string
+	Scope   string // space- or comma-separated subset of the profile's scopes
+	MinTTL  time.Duration
+}
+
+// Token returns a valid access token. Errors match the sentinels above.
+func (c *Client) Token(ctx context.Context, req TokenRequest) (*wire.Token, error) {
+	q := url.Values{}
+	if req.Profile != "" {
+		q.Set(wire.ParamProfile, req.Profile)
+	}
+	if req.Scope != "" {
+		q.Set(wire.ParamScope, req.Scope)
+	}
+	if req.MinTTL > 0 {
+		q.Set(wire.ParamMinTTL, strconv.FormatInt(int64((req.MinTTL+time.Second-1)/time.Second), 10))
+	}
+	path := wire.PathToken
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var t wire.Token
+	if err := c.do(ctx, "GET", path, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Status returns the daemon's state.
+func (c *Client) Status(ctx context.Context) (*wire.Status, error) {
+	var s wire.Status
+	if err := c.do(ctx, "GET", wire.PathStatus, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Reload asks the daemon to re-read its config and credentials.
+func (c *Client) Reload(ctx context.Context) error {
+	return c.do(ctx, "POST", wire.PathReload, nil)
+}
+
+func (c *Client) socket() string {
+	if c.SocketPath != "" {
+		return c.SocketPath
+	}
+	return wire.DefaultSocketPath()
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sock := c.socket()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return &Error{Code: "daemon_not_running", Err: ErrDaemonNotRunning,
+			Message: fmt.Sprintf("cannot reach the daemon at %s: %s", sock, dialReason(err)),
+			Hint:    "start it with `lwtoken-helperd run` (or `lwtoken-helperd start` if installed as a service), or set " + wire.EnvSocket}
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	status, body, err := roundTrip(conn, method, path)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return &Error{Code: "protocol", Err: ErrProtocol, Message: "no usable reply from the daemon at " + sock + ": " + err.Error(),
+			Hint: "check that the path is lwtoken-helperd's socket; `lwtoken-helperd run` logs why it refused a connection"}
+	}
+	if status/100 != 2 {
+		var we wire.Error
+		if json.Unmarshal(body, &we) != nil || we.Error == "" {
+			return &Error{Code: "protocol", Err: ErrProtocol, Message: fmt.Sprintf("the daemon answered status %d with no error body", status)}
+		}
+		return &Error{Code: we.Code, Message: we.Error, Hint: we.Hint, Err: sentinel(we.Code)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return &Error{Code: "protocol", Err: ErrProtocol, Message: "cannot decode the daemon's reply: " + err.Error()}
+	}
+	return nil
+}
+
+func dialReason(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}

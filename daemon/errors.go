@@ -1,0 +1,51 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+)
+
+// Error is a failure the daemon reports to a client: a wire code, one lowercase line
+// and a hint. Its text never holds a secret.
+type Error struct {
+	Code string // wire.Code*
+	Msg  string
+	Hint string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(code, hint, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Msg: err.Error(), Hint: hint, Err: errors.Unwrap(err)}
+}
+
+// classify turns any error of a token fetch into an *Error.
+func classify(profile string, err error) *Error {
+	var de *Error
+	if errors.As(err, &de) {
+		return de
+	}
+	var le *lwauth.Error
+	switch {
+	case errors.As(err, &le) && !le.Retryable:
+		return &Error{Code: wire.CodeRejected, Msg: "line works rejected the request: " + le.Error(), Err: err,
+			Hint: fmt.Sprintf("check the client id, client secret, service account, private key and scopes of profile %q, then rerun `lwtoken-helperd setup --profile %s`", profile, profile)}
+	case errors.As(err, &le), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: wire.CodeUnavailable, Msg: "line works is unreachable and no valid token is cached: " + err.Error(), Err: err,
+			Hint: "the daemon retries on its own; check the network and `lwtoken-helper status`"}
+	case errors.Is(err, keystore.ErrNotFound):
+		return &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q has no secrets in the keyring", profile), Err: err,
+			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s`", profile)}
+	case errors.Is(err, keystore.ErrLocked), errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrTimeout), errors.Is(err, keystore.ErrTooLarge):
+		return &Error{Code: wire.CodeKeyring, Msg: "cannot read the secrets: " + err.Error(), Err: err, Hint: keystore.Hint(err)}
+	}
+	return &Error{Code: wire.CodeInternal, Msg: err.Error(), Err: err}
+}

@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+)
+
+const (
+	maxHeaderBytes = 4 << 10
+	maxBodyBytes   = wire.MaxRequestBytes
+)
+
+func (d *Daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+wire.PathToken, d.handleToken)
+	mux.HandleFunc("GET "+wire.PathStatus, d.handleStatus)
+	mux.HandleFunc("POST "+wire.PathReload, d.handleReload)
+	return d.guard(mux)
+}
+
+// guard refuses what a browser or a forwarded socket would send (Origin, Referer, a
+// foreign Host), bounds the body, and stamps the protocol version.
+func (d *Daemon) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(wire.VersionHeader, wire.Version)
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+			d.log.Warn("request refused: browser headers", "path", r.URL.Path)
+			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: "requests with origin or referer headers are refused",
+				Hint: "the daemon serves local programs, not browsers"})
+			return
+		}
+		if h := r.Host; h != wire.Host && h != "localhost" {
+			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: fmt.Sprintf("host %q is refused", h),
+				Hint: "send Host: " + wire.Host})
+			return
+		}
+		if r.ContentLength > maxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, &Error{Code: wire.CodeBadRequest, Msg: "request body too large"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	minTTL, err := parseMinTTL(q.Get(wire.ParamMinTTL))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	profile, p, derr := d.resolveProfile(q.Get(wire.ParamProfile))
+	if derr != nil {
+		writeError(w, statusOf(derr.Code), derr)
+		return
+	}
+	scopes, derr := resolveScopes(profile, p, q.Get(wire.ParamScope))
+	if derr != nil {
+		writeError(w, http.StatusBadRequest, derr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), fetchTimeout+5*time.Second)
+	defer cancel()
+	t, derr := d.broker.get(ctx, profile, p, scopes, minTTL)
+	if derr != nil {
+		writeError(w, statusOf(derr.Code), derr)
+		return
+	}
+	peer, _ := PeerFrom(r.Context())
+	d.log.Info("token served", "profile", profile, "scope", t.Scope, "fingerprint", t.Access.Fingerprint(),
+		"expires", t.Expiry.Format(time.RFC3339), "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_exe", exeOf(peer.PID))
+	writeJSON(w, http.StatusOK, wire.Token{AccessToken: t.Access.Reveal(), TokenType: t.TokenType, Scope: t.Scope,
+		ExpiresAt: t.Expiry.UTC(), Profile: profile})
+}
+
+// parseMinTTL accepts a Go duration ("30m") or whole seconds.
+func parseMinTTL(s string) (time.Duration, *Error) {
+	if s == "" {
+		return 0, nil
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < int64(MaxTokenLifetime/time.Second)*2 {
+		d = time.Duration(n) * time.Second
+	} else if d, err = time.ParseDuration(s); err != nil || d < 0 {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %q is not a duration", s), Hint: "use e.g. 30m, 2h or 90s"}
+	}
+	if d >= MaxTokenLifetime {
+		return 0, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %s can never be met: line works tokens live at most %s", d, MaxTokenLifetime),
+			Hint: "ask for less than 24h"}
+	}
+	return d, nil
+}
+
+func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *Error) {
+	cfg := d.config()
+	if name == "" {
+		name = cfg.Default()
+		if name == "" {
+			if len(cfg.Profiles) == 0 {
+				return "", nil, &Error{Code: wire.CodeNotConfigured, Msg: "no profile is configured",
+					Hint: "run `lwtoken-helperd setup --profile default ...`"}
+			}
+			return "", nil, &Error{Code: wire.CodeBadRequest, Msg: "several profiles are configured and none is the default",
+				Hint: "pass --profile, set " + wire.EnvProfile + ", or set default_profile in the config"}
+		}
+	}
+	if !config.ValidProfileName(name) {
+		return "", nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}
+	}
+	p := cfg.Profiles[name]
+	if p == nil {
+		return "", nil, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is not configured", name),
+			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s ...`, or pick one of: %s", name, strings.Join(cfg.Names(), ", "))}
+	}
+	return name, p, nil
+}
+
+// resolveScopes returns the scopes asked for, which must be within the profile's.
+func resolveScopes(name string, p *config.Profile, asked string) ([]string, *Error) {
+	if asked == "" {
+		return lwauth.ParseScopes(strings.Join(p.Scopes, " ")), nil
+	}
+	if len(asked) > 1024 {
+		return nil, &Error{Code: wire.CodeBadRequest, Msg: "scope list too long"}
+	}
+	scopes := lwauth.ParseScopes(asked)
+	if len(scopes) == 0 {
+		return nil, &Error{Code: wire.CodeBadRequest, Msg: "empty scope list"}
+	}
+	allowed := map[string]bool{}
+	for _, s := range p.Scopes {
+		allowed[s] = true
+	}
+	for _, s := range scopes {
+		if !allowed[s] {
+			return nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("scope %q is not among profile %q's scopes (%s)", s, name, strings.Join(p.Scopes, " ")),
+				Hint: fmt.Sprintf("ask for a subset, or add it with `lwtoken-helperd setup --profile %s --scope ...`", name)}
+		}
+	}
+	return scopes, nil
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	cfg := d.config()
+	st := wire.Status{Version: wire.Version, PID: os.Getpid(), Socket: d.opts.SocketPath, Config: d.opts.ConfigPath,
+		Now: d.now().UTC(), Keyring: "ok", Entries: d.broker.status(), Profiles: cfg.Names(), Default: cfg.Default()}
+	d.keyMu.Lock()
+	if d.keyErr != nil {
+		st.Keyring = d.keyErr.Error()
+	}
+	d.keyMu.Unlock()
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (d *Daemon) handleReload(w http.ResponseWriter, r *http.Request) {
+	if err := d.Reload(); err != nil {
+		writeError(w, http.StatusBadRequest, &Error{Code: wire.CodeBadRequest, Msg: "reload: " + err.Error(),
+			Hint: "fix the config file; the daemon keeps the previous one"})
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		OK bool `json:"ok"`
+	}{true})
+}
+
+func statusOf(code string) int {
+	switch code {
+	case wire.CodeBadRequest:
+		return http.StatusBadRequest
+	case wire.CodeForbidden:
+		return http.StatusForbidden
+	case wire.CodeNotConfigured:
+		return http.StatusNotFound
+	case wire.CodeRejected:
+		return http.StatusBadGateway
+	case wire.CodeUnavailable, wire.CodeKeyring:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	var de *Error
+	if !errors.As(err, &de) {
+		de = &Error{Code: wire.CodeInternal, Msg: err.Error()}
+	}
+	writeJSON(w, status, wire.Error{Error: de.Msg, Code: de.Code, Hint: de.Hint})
+}
+
+// writeJSON writes v with an explicit Content-Length (clients read exactly that much).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encode reply","code":"internal"}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}

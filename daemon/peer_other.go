@@ -1,0 +1,15 @@
+//go:build !linux && !darwin
+
+package daemon
+
+import (
+	"errors"
+	"net"
+)
+
+// peerOf is not implemented on this OS: every connection is refused, fail closed.
+func peerOf(net.Conn) (Peer, error) {
+	return Peer{}, errors.New("peer credentials are not supported on this operating system")
+}
+
+func exeOf(int) string { return "" }
