@@ -76,7 +76,8 @@ type Client struct {
 	// It must be an absolute http or https URL.
 	AuthURL string
 	// HTTPClient sends the requests. nil means a shared client with a 30 s timeout that
-	// does not follow redirects.
+	// does not follow redirects. A client of your own should not follow them either: a
+	// 307 would resend the client secret to wherever it points.
 	HTTPClient *http.Client
 	// Now is the clock for the assertion and the token's IssuedAt. nil means time.Now.
 	Now func() time.Time

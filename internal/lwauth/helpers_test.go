@@ -1,0 +1,88 @@
+package lwauth
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+)
+
+const (
+	testClientID       = "client-abc"
+	testServiceAccount = "abcde.serviceaccount@example.com"
+	testSecret         = "s3cr3t-CLIENT-value-42"
+)
+
+// t0 is the pinned clock of every test.
+var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func pinned() time.Time { return t0 }
+
+// testKey is one 2048-bit key per test binary: generating is slow.
+var testKey = sync.OnceValue(func() *rsa.PrivateKey { return generateKey(2048) })
+
+// otherKey is a second key, for "signed with the wrong key".
+var otherKey = sync.OnceValue(func() *rsa.PrivateKey { return generateKey(2048) })
+
+func generateKey(bits int) *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func testCreds() Credentials {
+	return Credentials{
+		ClientID:       testClientID,
+		ServiceAccount: testServiceAccount,
+		ClientSecret:   secret.New(testSecret),
+		PrivateKey:     testKey(),
+	}
+}
+
+// newFake starts the fake token endpoint with one app on the pinned clock and returns
+// it with a Client pointed at it, also on the pinned clock.
+func newFake(t *testing.T) (*lwauthtest.Server, *Client) {
+	t.Helper()
+	srv := lwauthtest.NewServer(lwauthtest.App{
+		ClientID:       testClientID,
+		ClientSecret:   testSecret,
+		ServiceAccount: testServiceAccount,
+		PublicKey:      &testKey().PublicKey,
+		Scopes:         []string{"bot", "user.read", "directory.read"},
+	})
+	t.Cleanup(srv.Close)
+	srv.SetNow(pinned)
+	return srv, &Client{AuthURL: srv.URL(), Now: pinned}
+}
+
+// cannedServer answers every request with status, headers and body.
+func cannedServer(t *testing.T, status int, header map[string]string, body string) *Client {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(ts.Close)
+	return &Client{AuthURL: ts.URL + "/oauth2/v2.0", Now: pinned}
+}
+
+// asError returns err as *Error or fails the test.
+func asError(t *testing.T, err error) *Error {
+	t.Helper()
+	e, ok := err.(*Error)
+	if !ok {
+		t.Fatalf("error %v (%T) is not an *Error", err, err)
+	}
+	return e
+}
