@@ -159,6 +159,9 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 		if c.err != nil {
 			return nil, c.err
 		}
+		if c.tok == nil { // a keyring look-up found nothing usable: the next pass mints
+			continue
+		}
 		if left := c.tok.Expiry.Sub(b.d.now()); left <= need {
 			if attempt > 0 || c.tok.Expiry.Sub(c.tok.IssuedAt) <= need {
 				return nil, &Error{Code: wire.CodeBadRequest,
@@ -198,6 +201,32 @@ func (b *broker) startLocked(e *entry, renew bool) {
 		tok, err := b.fetch(e, loadFirst)
 		b.finish(e, c, tok, err)
 	}()
+}
+
+// startLoadLocked starts a flight that only reads the keyring copy of e's token (nil if
+// one already runs or the copy was looked at). Its flight ends with neither token nor error
+// when there is no usable copy. e.mu must be held.
+func (b *broker) startLoadLocked(e *entry) *flight {
+	if e.call != nil || e.loaded || e.closed {
+		return nil
+	}
+	c := &flight{done: make(chan struct{})}
+	e.call = c
+	go func() {
+		var t *cachedToken
+		if p := b.d.profile(e.profile); p != nil {
+			t = b.loadStored(e, p)
+		}
+		if t == nil || !t.Expiry.After(b.d.now()) {
+			e.mu.Lock()
+			e.call = nil
+			e.mu.Unlock()
+			close(c.done)
+			return
+		}
+		b.finish(e, c, t, nil)
+	}()
+	return c
 }
 
 // fetch gets a token: from the keyring copy when loadFirst and it is still good, else from

@@ -45,10 +45,10 @@ type Daemon struct {
 	upstream   atomic.Int64
 	uid        int
 
-	cfgMu   sync.RWMutex
-	cfg     *config.Config
-	keyMu   sync.Mutex
-	keyErr  error
+	cfgMu  sync.RWMutex
+	cfg    *config.Config
+	keyMu  sync.Mutex
+	keyErr error
 
 	ln       *net.UnixListener
 	sockInfo fs.FileInfo
@@ -137,31 +137,21 @@ func (d *Daemon) Reload() error {
 }
 
 // Preload looks in the keyring for a stored token of each profile's configured scopes, so
-// a restarted daemon serves and renews them without minting. It mints nothing.
+// a restarted daemon serves and renews them without minting. It mints nothing; a request
+// that arrives meanwhile waits for the look-up instead of minting in parallel.
 func (d *Daemon) Preload() {
 	cfg := d.config()
+	var flights []*flight
 	for _, name := range cfg.Names() {
-		p := cfg.Profiles[name]
-		e := d.broker.entry(name, p.Scopes)
+		e := d.broker.entry(name, cfg.Profiles[name].Scopes)
 		e.mu.Lock()
-		if e.loaded || e.call != nil {
-			e.mu.Unlock()
-			continue
+		if c := d.broker.startLoadLocked(e); c != nil {
+			flights = append(flights, c)
 		}
 		e.mu.Unlock()
-		t := d.broker.loadStored(e, p)
-		if t == nil || !t.Expiry.After(d.now()) {
-			continue
-		}
-		c := &flight{done: make(chan struct{})}
-		e.mu.Lock()
-		if e.call != nil || e.tok != nil {
-			e.mu.Unlock()
-			continue
-		}
-		e.call = c
-		e.mu.Unlock()
-		d.broker.finish(e, c, t, nil)
+	}
+	for _, c := range flights {
+		<-c.done
 	}
 }
 

@@ -63,6 +63,18 @@ type harness struct {
 	d      *Daemon
 	c      *client.Client
 	served chan error
+	// slowGets delays every keyring read, to widen races with the preload.
+	slowGets time.Duration
+}
+
+type slowStore struct {
+	keystore.Store
+	delay time.Duration
+}
+
+func (s slowStore) Get(ctx context.Context, key string) ([]byte, error) {
+	time.Sleep(s.delay)
+	return s.Store.Get(ctx, key)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -99,9 +111,17 @@ func (h *harness) writeConfig(c *config.Config) {
 	}
 }
 
-func (h *harness) start() {
+func (h *harness) start() { h.startWith(true) }
+
+// startWith starts the daemon; with syncPreload false, Preload runs concurrently with the
+// first requests, as in `lwtoken-helperd run`.
+func (h *harness) startWith(syncPreload bool) {
 	h.t.Helper()
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: h.store, Now: h.clock.Now,
+	var store keystore.Store = h.store
+	if h.slowGets > 0 {
+		store = slowStore{h.store, h.slowGets}
+	}
+	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: store, Now: h.clock.Now,
 		Rand: func() float64 { return 0.5 }})
 	if err != nil {
 		h.t.Fatal(err)
@@ -109,7 +129,11 @@ func (h *harness) start() {
 	if err := d.Listen(); err != nil {
 		h.t.Fatal(err)
 	}
-	d.Preload()
+	if syncPreload {
+		d.Preload()
+	} else {
+		go d.Preload()
+	}
 	h.d = d
 	h.served = make(chan error, 1)
 	go func() { h.served <- d.Serve() }()
@@ -221,6 +245,26 @@ func TestRestartReusesStoredToken(t *testing.T) {
 	}
 	if e := h.entry("bot user.read"); e.State != "valid" || e.NextRenewal == nil {
 		t.Fatalf("preloaded entry: %+v", e)
+	}
+	// Requests racing the preload wait for it instead of minting.
+	h.slowGets = 50 * time.Millisecond
+	for range 3 {
+		h.stop()
+		h.startWith(false)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if got := h.mustGet(client.TokenRequest{}); got.AccessToken != first.AccessToken {
+					t.Error("a request racing the preload got a new token")
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if got := h.fake.TokenRequests(); got != 1 {
+		t.Fatalf("upstream requests = %d, want 1", got)
 	}
 }
 

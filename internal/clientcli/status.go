@@ -50,11 +50,11 @@ func runStatus(ctx context.Context, env *Env, args []string) int {
 			left = (time.Duration(e.TTLSeconds) * time.Second).String()
 		}
 		if e.NextRenewal != nil {
-			renew = e.NextRenewal.Local().Format("15:04:05")
+			renew = e.NextRenewal.Local().Format("01-02 15:04")
 		}
 		last := "-"
 		if e.LastError != "" {
-			last = fmt.Sprintf("%s (%d in a row, next attempt %s)", e.LastError, e.ConsecutiveFailures, e.NextAttempt.Local().Format("15:04:05"))
+			last = fmt.Sprintf("%s (%d in a row, next attempt %s)", e.LastError, e.ConsecutiveFailures, e.NextAttempt.Local().Format("01-02 15:04:05"))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Profile, e.Scope, e.State, e.Health, exp, left, renew, last)
 	}
