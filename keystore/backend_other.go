@@ -1,0 +1,7 @@
+//go:build !((dragonfly && cgo) || (freebsd && cgo) || linux || netbsd || openbsd)
+
+package keystore
+
+func beginBackendCall() func(error) { return func(error) {} }
+
+func dbusErrorName(error) string { return "" }
