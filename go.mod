@@ -11,4 +11,7 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require github.com/danieljoos/wincred v1.2.3 // indirect
+require (
+	github.com/danieljoos/wincred v1.2.3 // indirect
+	github.com/kardianos/service v1.3.0 // indirect
+)
