@@ -45,6 +45,9 @@ func run(m *testing.M) int {
 		{bin.daemon, "../cmd/lwtoken-helperd", "testhooks"},
 	} {
 		args := []string{"build", "-o", b.out}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
 		if b.tags != "" {
 			args = append(args, "-tags", b.tags)
 		}
