@@ -1,0 +1,148 @@
+// Package daemontest owns a real lwtoken-helperd for the tests and examples of Go
+// programs that use the client packages: the daemon package serving on a Unix socket in
+// a temporary directory, an in-memory keyring, and the fake LINE WORKS token endpoint and
+// resource API of lwauthtest, with a wall clock the test can move.
+package daemontest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/daemon"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+)
+
+// Scopes are the scopes of every profile of an Env.
+var Scopes = []string{"bot", "user.read"}
+
+// Env is a running daemon and its fakes.
+type Env struct {
+	Dir    string             // temporary directory, removed by Close
+	Socket string             // the daemon's socket
+	Fake   *lwauthtest.Server // the token endpoint
+	API    string             // base URL of the resource API stand-in (ends in /v1.0)
+	Daemon *daemon.Daemon
+	Store  *keystore.Memory
+
+	offset atomic.Int64
+	creds  map[string][2]string // profile: client id, client secret
+	api    *httptest.Server
+	served chan error
+}
+
+// Start starts a daemon with the given profiles (default: "default"), each an app of the
+// fake with Scopes. The daemon's clock and the fake's are Now (see Advance).
+func Start(profiles ...string) (*Env, error) {
+	if len(profiles) == 0 {
+		profiles = []string{"default"}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lwdt")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir, Socket: filepath.Join(dir, "run", "sock"), Store: keystore.NewMemory(), served: make(chan error, 1),
+		creds: map[string][2]string{}}
+	var apps []lwauthtest.App
+	cfg := &config.Config{Profiles: map[string]*config.Profile{}}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	for i, name := range profiles {
+		id := fmt.Sprintf("client-%d", i)
+		sec := fmt.Sprintf("secret-%d-%x", i, der[len(der)-8:])
+		apps = append(apps, lwauthtest.App{ClientID: id, ClientSecret: sec, ServiceAccount: "bot.serviceaccount@example.com",
+			PublicKey: &key.PublicKey, Scopes: Scopes})
+		cfg.Profiles[name] = &config.Profile{ClientID: id, ServiceAccount: "bot.serviceaccount@example.com", Scopes: Scopes}
+		e.creds[name] = [2]string{id, sec}
+		e.Store.Set(context.Background(), keystore.PrivateKeyKey(name), keyPEM)
+		e.Store.Set(context.Background(), keystore.ClientSecretKey(name), []byte(sec))
+	}
+	e.Fake = lwauthtest.NewServer(apps...)
+	e.Fake.SetNow(e.Now)
+	for _, p := range cfg.Profiles {
+		p.AuthURL = e.Fake.URL()
+	}
+	e.api = httptest.NewServer(e.Fake.ResourceHandler())
+	e.API = e.api.URL + "/v1.0"
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := config.Save(cfgPath, cfg); err != nil {
+		e.Close()
+		return nil, err
+	}
+	d, err := daemon.New(daemon.Options{SocketPath: e.Socket, ConfigPath: cfgPath, Store: e.Store, Now: e.Now})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := d.Listen(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.Daemon = d
+	go func() { e.served <- d.Serve() }()
+	return e, nil
+}
+
+// Now is the clock of the daemon and the fake: the wall clock plus what Advance added.
+func (e *Env) Now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+
+// Advance moves the clock of the daemon and the fake forward by d.
+func (e *Env) Advance(d time.Duration) { e.offset.Add(int64(d)) }
+
+// Revoke revokes an access token of profile at the fake's revoke endpoint, the way an
+// admin or another program would: the daemon still believes it valid, the resource API
+// refuses it with 401 UNAUTHORIZED.
+func (e *Env) Revoke(profile, accessToken string) error {
+	c, ok := e.creds[profile]
+	if !ok {
+		return fmt.Errorf("daemontest: no profile %q", profile)
+	}
+	resp, err := http.PostForm(e.Fake.URL()+"/revoke", url.Values{"client_id": {c[0]}, "client_secret": {c[1]},
+		"token": {accessToken}, "token_type_hint": {"access_token"}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("daemontest: revoke: %s", resp.Status)
+	}
+	return nil
+}
+
+// Close stops the daemon and the fakes and removes Dir.
+func (e *Env) Close() error {
+	var err error
+	if e.Daemon != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = e.Daemon.Shutdown(ctx)
+		cancel()
+		if serr := <-e.served; serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	if e.api != nil {
+		e.api.Close()
+	}
+	if e.Fake != nil {
+		e.Fake.Close()
+	}
+	os.RemoveAll(e.Dir)
+	return err
+}

@@ -1,0 +1,35 @@
+package wire
+
+import "time"
+
+// PathProfiles lists the configured profiles and the state of their tokens. It reads only
+// what the daemon holds in memory: it never touches the keyring or the network.
+const PathProfiles = "/v1/profiles" // GET
+
+// Profiles is the reply to PathProfiles.
+type Profiles struct {
+	Default  string        `json:"default_profile"` // the config's default profile; "" if none
+	Profiles []ProfileInfo `json:"profiles"`        // sorted by name
+}
+
+// ProfileInfo is one profile: its settings (no secret) and the state of its tokens.
+type ProfileInfo struct {
+	Name           string   `json:"name"`
+	Default        bool     `json:"default"` // the config's default (a client's LWTOKEN_HELPER_PROFILE may differ)
+	ClientID       string   `json:"client_id"`
+	ServiceAccount string   `json:"service_account"`
+	DomainID       string   `json:"domain_id,omitempty"`
+	Scopes         []string `json:"scopes"`
+	AuthURL        string   `json:"auth_url"`
+
+	// State is that of the token for all the profile's scopes (what `get` returns with no
+	// --scope): valid, expired, or missing (none minted or loaded yet).
+	State      string     `json:"state"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	// Health is the worst of the profile's tokens: ok, renewing, retrying or rejected.
+	Health    string `json:"health"`
+	LastError string `json:"last_error,omitempty"`
+	// Tokens lists every cached token of the profile, one per scope set.
+	Tokens []EntryStatus `json:"tokens"`
+}
