@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
@@ -36,6 +37,8 @@ const (
 	maxSleep      = 5 * time.Minute
 	fetchTimeout  = 30 * time.Second
 	keyringWindow = 10 * time.Second
+	// keyringProbeCap caps the interval between checks of a keyring that failed.
+	keyringProbeCap = time.Minute
 )
 
 // entry is the cache of one (profile, scope set).
@@ -56,6 +59,12 @@ type entry struct {
 	timerAt     time.Time
 	upstream    int64
 	closed      bool
+
+	// saveMu orders keyring writes of this entry; saved is the token last written or read
+	// there, unsaved a newer one whose write failed (retried by probeKeyring).
+	saveMu  sync.Mutex
+	saved   *cachedToken
+	unsaved *cachedToken
 }
 
 type flight struct {
@@ -74,6 +83,7 @@ type cachedToken struct {
 	Expiry    time.Time
 	ClientID  string
 	AuthURL   string
+	seq       uint64 // order of minting in this process (0: read from the keyring); not stored
 }
 
 type storedToken struct {
@@ -120,6 +130,7 @@ type broker struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	creds   map[string]*credsCache
+	minted  atomic.Uint64 // numbers minted tokens (cachedToken.seq)
 }
 
 func entryKey(profile, scope string) string { return profile + "\x00" + scope }
@@ -131,12 +142,22 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 	for attempt := 0; ; attempt++ {
 		e.mu.Lock()
 		now := b.d.now()
+		backingOff := e.lastErr != nil && now.Before(e.nextAttempt)
 		if t := e.tok; t != nil && t.Expiry.Sub(now) > need {
-			if !now.Before(e.renewAt) {
+			if !now.Before(e.renewAt) && !backingOff {
 				b.startLocked(e, true) // late (the machine slept): renew now, serve this one meanwhile
 			}
 			e.mu.Unlock()
 			return t, nil
+		}
+		// A fresh token lives no longer than the one held: asking LINE WORKS again for
+		// every such request would mint in a loop. Re-ask at most every rejectedRetry, in
+		// case the app's token lifetime setting changed.
+		if t := e.tok; t != nil && minTTL > 0 && attempt == 0 {
+			if life := t.Expiry.Sub(t.IssuedAt); life <= need && now.Sub(t.IssuedAt) < rejectedRetry {
+				e.mu.Unlock()
+				return nil, minTTLTooLong(profile, minTTL, life)
+			}
 		}
 		if e.call == nil {
 			if e.lastErr != nil && now.Before(e.nextAttempt) && attempt == 0 {
@@ -164,14 +185,18 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 		}
 		if left := c.tok.Expiry.Sub(b.d.now()); left <= need {
 			if attempt > 0 || c.tok.Expiry.Sub(c.tok.IssuedAt) <= need {
-				return nil, &Error{Code: wire.CodeBadRequest,
-					Msg:  fmt.Sprintf("min-ttl %s is longer than a fresh token of profile %q lives (%s)", minTTL, profile, c.tok.Expiry.Sub(c.tok.IssuedAt).Round(time.Second)),
-					Hint: "ask for a shorter --min-ttl, or set the app's token lifetime to 24 hours in the developer console"}
+				return nil, minTTLTooLong(profile, minTTL, c.tok.Expiry.Sub(c.tok.IssuedAt))
 			}
 			// A stored token came back from the keyring with too little life: the next
 			// pass mints a fresh one.
 		}
 	}
+}
+
+func minTTLTooLong(profile string, minTTL, life time.Duration) *Error {
+	return &Error{Code: wire.CodeBadRequest,
+		Msg:  fmt.Sprintf("min-ttl %s is longer than a fresh token of profile %q lives (%s)", minTTL, profile, life.Round(time.Second)),
+		Hint: "ask for a shorter --min-ttl, or set the app's token lifetime to 24 hours in the developer console"}
 }
 
 // entry returns the cache entry for (profile, scopes), creating it.
@@ -216,6 +241,13 @@ func (b *broker) startLoadLocked(e *entry) *flight {
 		var t *cachedToken
 		if p := b.d.profile(e.profile); p != nil {
 			t = b.loadStored(e, p)
+			if t != nil {
+				// Hold the secrets in memory too, so that a keyring locked at renewal
+				// time does not stop the renewal of this stored token.
+				ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+				b.credentials(ctx, e.profile)
+				cancel()
+			}
 		}
 		if t == nil || !t.Expiry.After(b.d.now()) {
 			e.mu.Lock()
@@ -242,7 +274,7 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 			return t, nil
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), b.d.opts.UpstreamTimeout)
 	defer cancel()
 	creds, err := b.credentials(ctx, e.profile)
 	if err != nil {
@@ -258,7 +290,7 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 		return nil, classify(e.profile, err)
 	}
 	t := &cachedToken{Access: lt.AccessToken, TokenType: lt.TokenType, Scope: lwauth.CanonicalScope(lt.Scope),
-		IssuedAt: lt.IssuedAt, Expiry: lt.Expiry, ClientID: p.ClientID, AuthURL: p.AuthURLOrDefault()}
+		IssuedAt: lt.IssuedAt, Expiry: lt.Expiry, ClientID: p.ClientID, AuthURL: p.AuthURLOrDefault(), seq: b.minted.Add(1)}
 	if t.Scope == "" {
 		t.Scope = e.scope
 	}
@@ -269,10 +301,9 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 }
 
 // loadStored reads the keyring copy of e's token. Any problem is logged and yields nil.
+// Only an answer of the keyring (a value or "not found") marks the copy as looked at: after
+// a locked or absent keyring the next fetch looks again.
 func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
-	e.mu.Lock()
-	e.loaded = true
-	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
 	defer cancel()
 	raw, err := b.d.store.Get(ctx, keystore.TokenKey(e.profile, e.scope))
@@ -280,9 +311,16 @@ func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
 		if !errors.Is(err, keystore.ErrNotFound) {
 			b.d.keyringStatus(err)
 			b.d.log.Warn("cannot read the stored token", "profile", e.profile, "scope", e.scope, "err", err)
+			return nil
 		}
+		e.mu.Lock()
+		e.loaded = true
+		e.mu.Unlock()
 		return nil
 	}
+	e.mu.Lock()
+	e.loaded = true
+	e.mu.Unlock()
 	b.d.keyringStatus(nil)
 	t, err := parseStoredToken(raw)
 	if err != nil {
@@ -295,20 +333,120 @@ func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
 	}
 	b.d.log.Info("token loaded from keyring", "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint(),
 		"expires", t.Expiry.Format(time.RFC3339))
+	e.mu.Lock()
+	if e.saved == nil {
+		e.saved = t
+	}
+	e.mu.Unlock()
 	return t
 }
 
 // persist writes the token to the keyring as one item (one Set: a reader, or a daemon
-// restarted after kill -9, sees the old token or the new one, never a mix).
-func (b *broker) persist(e *entry, t *cachedToken) {
+// restarted after kill -9, sees the old token or the new one, never a mix). A token minted
+// before the one already stored is not written (the order is the minting order, not the
+// wall clock, which may be stepped back). When the write fails, the token is kept as
+// e.unsaved and written again once the keyring answers (probeKeyring). It reports whether
+// the keyring holds t or a newer token.
+func (b *broker) persist(e *entry, t *cachedToken) bool {
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	e.mu.Lock()
+	if s := e.saved; s != nil && t.seq <= s.seq {
+		if e.unsaved == t {
+			e.unsaved = nil
+		}
+		e.mu.Unlock()
+		return true
+	}
+	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
 	defer cancel()
-	if err := b.d.store.Set(ctx, keystore.TokenKey(e.profile, e.scope), t.marshal()); err != nil {
-		b.d.keyringStatus(err)
+	err := b.d.store.Set(ctx, keystore.TokenKey(e.profile, e.scope), t.marshal())
+	e.mu.Lock()
+	if err != nil {
+		if e.unsaved == nil || e.unsaved.seq <= t.seq {
+			e.unsaved = t
+		}
+	} else {
+		e.saved = t
+		if e.unsaved != nil && e.unsaved.seq <= t.seq {
+			e.unsaved = nil
+		}
+	}
+	e.mu.Unlock()
+	if err != nil {
 		b.d.log.Warn("cannot store the token in the keyring; keeping it in memory", "profile", e.profile, "err", err)
+		b.d.keyringStatus(err)
+		return false
+	}
+	b.d.keyringStatus(nil)
+	return true
+}
+
+// probeKeyring runs (from Daemon.keyringStatus's timer) after a keyring call failed, if
+// something waits on the keyring: a token whose write failed, a stored token that could
+// not be read, an entry that failed for want of the secrets. (With nothing waiting it does
+// not touch the keyring, which on a desktop may answer with an unlock prompt; the next
+// keyring call updates the status.) If the keyring answers again it writes those tokens,
+// looks again for the stored ones and retries those entries at once; a failure re-arms
+// the probe.
+func (b *broker) probeKeyring() {
+	b.mu.Lock()
+	es := make([]*entry, 0, len(b.entries))
+	for _, e := range b.entries {
+		es = append(es, e)
+	}
+	b.mu.Unlock()
+	waiting := false
+	for _, e := range es {
+		e.mu.Lock()
+		waiting = waiting || !e.closed && (e.unsaved != nil || (e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring) || (e.tok == nil && !e.loaded))
+		e.mu.Unlock()
+	}
+	if !waiting {
+		return
+	}
+	name := "default"
+	if names := b.d.config().Names(); len(names) > 0 {
+		name = names[0]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+	_, err := b.d.store.Get(ctx, keystore.ClientSecretKey(name))
+	cancel()
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		b.d.log.Debug("keyring still unavailable", "err", err)
+		b.d.keyringStatus(err)
 		return
 	}
 	b.d.keyringStatus(nil)
+	for _, e := range es {
+		e.mu.Lock()
+		t := e.unsaved
+		if e.closed {
+			t = nil
+		}
+		e.mu.Unlock()
+		if t != nil {
+			if !b.persist(e, t) {
+				return // persist re-armed the probe
+			}
+			b.d.log.Info("token stored in the keyring after it came back", "profile", e.profile, "scope", e.scope,
+				"fingerprint", t.Access.Fingerprint())
+		}
+	}
+	for _, e := range es {
+		e.mu.Lock()
+		switch {
+		case e.closed || e.call != nil:
+		case e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring:
+			e.nextAttempt = time.Time{}
+			b.startLocked(e, e.tok != nil)
+		case e.tok == nil && !e.loaded && e.lastErr == nil:
+			b.startLoadLocked(e)
+		}
+		e.mu.Unlock()
+	}
+	b.d.log.Info("keyring available again")
 }
 
 // credentials reads the profile's secrets from the keyring, falling back to the last good
@@ -361,8 +499,8 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := b.d.now()
-	e.loaded = true
 	if err == nil {
+		e.loaded = true
 		e.tok = tok
 		e.failures = 0
 		e.lastErr = nil
@@ -378,7 +516,7 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 		if err.Code == wire.CodeRejected || err.Code == wire.CodeNotConfigured || err.Code == wire.CodeBadRequest {
 			delay = rejectedRetry
 		} else {
-			delay = backoff(e.failures, b.d.rand())
+			delay = backoffDelay(b.d.opts.BackoffBase, b.d.opts.BackoffCap, e.failures, b.d.rand())
 			if ra := lwauth.RetryAfterOf(err); ra > delay {
 				delay = min(ra, maxRetryAfter)
 			}
@@ -393,10 +531,11 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 	close(c.done)
 }
 
-// backoff is capped exponential backoff with jitter: between half and all of base*2^(n-1).
-func backoff(failures int, r float64) time.Duration {
-	d := float64(backoffBase) * math.Pow(2, float64(min(failures, 30)-1))
-	d = min(d, float64(backoffCap))
+// backoffDelay is capped exponential backoff with jitter: between half and all of
+// min(base*2^(n-1), cap), for n >= 1 failures and r in [0,1).
+func backoffDelay(base, cap time.Duration, failures int, r float64) time.Duration {
+	d := float64(base) * math.Pow(2, float64(min(max(failures, 1), 30)-1))
+	d = min(d, float64(cap))
 	return time.Duration(d * (0.5 + 0.5*r))
 }
 
@@ -430,7 +569,9 @@ func (b *broker) tick(e *entry) {
 	if e.tok == nil && e.lastErr == nil {
 		return
 	}
-	b.startLocked(e, true)
+	// With no token yet (the keyring could not be read, or minting failed), look at the
+	// keyring copy first if it was never read.
+	b.startLocked(e, e.tok != nil)
 }
 
 // drop forgets entries whose profile changed or vanished (keep reports which stay).
@@ -457,14 +598,6 @@ func (b *broker) drop(keep func(profile string) bool) {
 			delete(b.creds, p)
 		}
 	}
-}
-
-// forgetCredentials drops the in-memory copy of every profile's secrets (after setup), so
-// the next fetch reads the keyring.
-func (b *broker) forgetCredentials() {
-	b.mu.Lock()
-	clear(b.creds)
-	b.mu.Unlock()
 }
 
 // close stops every timer.

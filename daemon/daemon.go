@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -31,6 +32,13 @@ type Options struct {
 	Rand       func() float64 // in [0,1), for jitter; nil: math/rand/v2
 	HTTPClient *http.Client   // for LINE WORKS; nil: lwauth's default
 	MaxConns   int            // concurrent connections; 0: 1024
+
+	// UpstreamTimeout bounds one token request to LINE WORKS; 0: 30 s.
+	UpstreamTimeout time.Duration
+	// BackoffBase and BackoffCap shape the retry schedule after a transient failure
+	// (between half and all of base*2^(n-1), at most cap); 0: 1 s and 5 min. Tests
+	// shrink them to watch many retries in a few seconds.
+	BackoffBase, BackoffCap time.Duration
 }
 
 // Daemon serves tokens. Create with New, then Listen, Serve and Shutdown.
@@ -49,9 +57,15 @@ type Daemon struct {
 	cfg    *config.Config
 	keyMu  sync.Mutex
 	keyErr error
+	// probe re-checks a troubled keyring on a backoff schedule (see probeKeyring);
+	// nil when none is pending. probes counts the probes since the keyring last worked.
+	probe     *time.Timer
+	probes    int
+	keyClosed bool
 
 	ln       *net.UnixListener
 	sockInfo fs.FileInfo
+	sockLock io.Closer // held from Listen to Shutdown (see lockSocket)
 	srv      *http.Server
 }
 
@@ -62,8 +76,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.SocketPath == "" || opts.ConfigPath == "" || opts.Store == nil {
 		return nil, errors.New("daemon: socket path, config path and store are required")
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, store: opts.Store, now: opts.Now, rand: opts.Rand,
+	d := &Daemon{opts: opts, log: opts.Logger, now: opts.Now, rand: opts.Rand,
 		httpClient: opts.HTTPClient, uid: os.Getuid()}
+	d.store = newTokenStore(d, opts.Store) // index of stored tokens; drops writes of revoked ones
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +90,15 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if d.opts.MaxConns <= 0 {
 		d.opts.MaxConns = 1024
+	}
+	if d.opts.UpstreamTimeout <= 0 {
+		d.opts.UpstreamTimeout = fetchTimeout
+	}
+	if d.opts.BackoffBase <= 0 {
+		d.opts.BackoffBase = backoffBase
+	}
+	if d.opts.BackoffCap <= 0 {
+		d.opts.BackoffCap = backoffCap
 	}
 	d.broker = &broker{d: d, entries: map[string]*entry{}, creds: map[string]*credsCache{}}
 	cfg, err := loadConfig(opts.ConfigPath)
@@ -106,20 +130,53 @@ func (d *Daemon) config() *config.Config {
 	return d.cfg
 }
 
-// keyringStatus records the outcome of the last keyring call (nil: it worked).
+// keyringStatus records the outcome of the last keyring call (nil: it worked). After a
+// failure it arms a probe that re-checks the keyring on a backoff schedule, so that the
+// daemon notices on its own when the keyring comes back (see broker.probeKeyring).
 func (d *Daemon) keyringStatus(err error) {
 	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
 	d.keyErr = err
-	d.keyMu.Unlock()
+	if err == nil {
+		d.probes = 0
+		return
+	}
+	if d.probe != nil || d.keyClosed {
+		return
+	}
+	d.probes++
+	delay := backoffDelay(d.opts.BackoffBase, min(d.opts.BackoffCap, keyringProbeCap), d.probes, d.rand())
+	d.probe = time.AfterFunc(delay, func() {
+		d.keyMu.Lock()
+		d.probe = nil
+		closed := d.keyClosed
+		d.keyMu.Unlock()
+		if !closed {
+			d.broker.probeKeyring()
+		}
+	})
+}
+
+// stopKeyringProbe cancels a pending probe for good (at shutdown).
+func (d *Daemon) stopKeyringProbe() {
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
+	d.keyClosed = true
+	if d.probe != nil {
+		d.probe.Stop()
+		d.probe = nil
+	}
 }
 
 // UpstreamRequests returns how many token requests the daemon sent to LINE WORKS.
 func (d *Daemon) UpstreamRequests() int64 { return d.upstream.Load() }
 
 // Reload re-reads the config file. Tokens of profiles whose settings did not change stay
-// cached; entries of changed or removed profiles are dropped; the in-memory copy of the
-// secrets is dropped so the next mint reads the keyring (new secrets from setup take effect),
-// and any profile in backoff is retried at its next request. An invalid file changes nothing.
+// cached; entries of changed or removed profiles are dropped with their in-memory secrets;
+// any profile in backoff is retried at its next request. New secrets from setup take effect
+// at the next mint, which always reads the keyring first; the in-memory copy of an unchanged
+// profile's secrets stays as the fallback for a locked keyring. An invalid file changes
+// nothing.
 func (d *Daemon) Reload() error {
 	cfg, err := loadConfig(d.opts.ConfigPath)
 	if err != nil {
@@ -131,7 +188,6 @@ func (d *Daemon) Reload() error {
 	d.cfg = cfg
 	d.cfgMu.Unlock()
 	d.broker.drop(func(p string) bool { return old.Profiles[p].Equal(cfg.Profiles[p]) })
-	d.broker.forgetCredentials()
 	d.log.Info("config reloaded", "profiles", len(cfg.Profiles))
 	return nil
 }
@@ -158,27 +214,33 @@ func (d *Daemon) Preload() {
 // Listen creates the socket (see listenSocket for the checks). It fails with
 // ErrAlreadyRunning when a daemon answers there.
 func (d *Daemon) Listen() error {
+	lock, err := lockSocket(d.opts.SocketPath)
+	if err != nil {
+		return err
+	}
 	l, err := listenSocket(d.opts.SocketPath)
 	if err != nil {
+		lock.Close()
 		return err
 	}
 	fi, err := os.Lstat(d.opts.SocketPath)
 	if err != nil {
 		l.Close()
+		lock.Close()
 		return err
 	}
-	d.ln, d.sockInfo = l, fi
+	d.ln, d.sockInfo, d.sockLock = l, fi, lock
 	d.srv = &http.Server{
 		Handler:           d.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      fetchTimeout + 15*time.Second,
+		WriteTimeout:      d.opts.UpstreamTimeout + 15*time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if pc, ok := c.(*peerConn); ok {
-				return context.WithValue(ctx, peerKey{}, pc.peer)
+			if s, ok := c.(*slot); ok {
+				return context.WithValue(context.WithValue(ctx, peerKey{}, s.peer), slotKey{}, s)
 			}
 			return ctx
 		},
@@ -192,7 +254,7 @@ func (d *Daemon) Serve() error {
 		return errors.New("daemon: Serve before Listen")
 	}
 	d.log.Info("listening", "socket", d.opts.SocketPath, "config", d.opts.ConfigPath, "profiles", len(d.config().Profiles))
-	err := d.srv.Serve(&peerListener{UnixListener: d.ln, d: d, sem: make(chan struct{}, d.opts.MaxConns)})
+	err := d.srv.Serve(&peerListener{UnixListener: d.ln, d: d, sem: make(chan struct{}, d.opts.MaxConns), conns: map[*slot]struct{}{}})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -208,31 +270,127 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.ln.Close() // in case Serve never ran
 	}
 	d.broker.close()
+	d.stopKeyringProbe()
 	if d.sockInfo != nil && sameFile(d.opts.SocketPath, d.sockInfo) {
 		os.Remove(d.opts.SocketPath)
+	}
+	if d.sockLock != nil {
+		d.sockLock.Close()
+		d.sockLock = nil
 	}
 	return err
 }
 
-// peerListener checks every connection's peer uid and bounds concurrent connections.
-type peerListener struct {
-	*net.UnixListener
-	d   *Daemon
-	sem chan struct{}
+// Connection shedding. At MaxConns, the connection that has waited longest without a
+// request being handled (silent, sending its request slowly, or idle between requests)
+// is closed to admit a new one, if it has waited at least shedAfter: slow clients cannot
+// starve the others, and a local client that sends its request at once is never shed.
+const (
+	shedAfter = 500 * time.Millisecond
+	shedPoll  = 50 * time.Millisecond
+)
+
+// Slot states.
+const (
+	slotWaiting int32 = iota // no request being handled: new, reading a request, or idle
+	slotBusy                 // a handler runs
+	slotShed                 // closed to make room
+)
+
+// slot is an accepted connection holding one of the listener's MaxConns slots.
+type slot struct {
+	*peerConn
+	state atomic.Int32
+	since atomic.Int64 // UnixNano when it last became slotWaiting
 }
 
+type slotKey struct{}
+
+// beginRequest marks the connection of ctx busy for the duration of a handler; it reports
+// false if the connection is being shed (the caller then answers nothing).
+func beginRequest(ctx context.Context) (end func(), ok bool) {
+	s, _ := ctx.Value(slotKey{}).(*slot)
+	if s == nil {
+		return func() {}, true
+	}
+	if !s.state.CompareAndSwap(slotWaiting, slotBusy) {
+		return nil, false
+	}
+	return func() {
+		s.since.Store(time.Now().UnixNano())
+		s.state.CompareAndSwap(slotBusy, slotWaiting)
+	}, true
+}
+
+// peerListener checks every connection's peer uid and bounds concurrent connections,
+// shedding slow ones at the limit.
+type peerListener struct {
+	*net.UnixListener
+	d      *Daemon
+	sem    chan struct{}
+	closed atomic.Bool
+
+	mu    sync.Mutex
+	conns map[*slot]struct{}
+}
+
+func (l *peerListener) Close() error {
+	l.closed.Store(true)
+	return l.UnixListener.Close()
+}
+
+// acquire takes a slot for a connection just accepted, shedding the longest-waiting idle
+// or slow connection when all are taken. It fails only when the listener is closed.
+func (l *peerListener) acquire() error {
+	for {
+		select {
+		case l.sem <- struct{}{}:
+			return nil
+		default:
+		}
+		if l.closed.Load() {
+			return net.ErrClosed
+		}
+		l.shedOldest()
+		select {
+		case l.sem <- struct{}{}:
+			return nil
+		case <-time.After(shedPoll):
+		}
+	}
+}
+
+// shedOldest closes the connection that has waited longest without a request being
+// handled, if it has waited at least shedAfter.
+func (l *peerListener) shedOldest() {
+	limit := time.Now().Add(-shedAfter).UnixNano()
+	l.mu.Lock()
+	var oldest *slot
+	for s := range l.conns {
+		if since := s.since.Load(); s.state.Load() == slotWaiting && since <= limit && (oldest == nil || since < oldest.since.Load()) {
+			oldest = s
+		}
+	}
+	l.mu.Unlock()
+	if oldest != nil && oldest.state.CompareAndSwap(slotWaiting, slotShed) {
+		l.d.log.Debug("connection limit reached: closing the connection idle longest", "peer_pid", oldest.peer.PID,
+			"waited", time.Since(time.Unix(0, oldest.since.Load())).Round(time.Millisecond).String())
+		oldest.Close()
+	}
+}
+
+// Accept returns the next connection of the daemon's own user that got a slot. The slot is
+// taken after the connection is accepted, so that a connection is shed only when another
+// one is actually waiting.
 func (l *peerListener) Accept() (net.Conn, error) {
 	for {
-		l.sem <- struct{}{}
 		c, err := l.UnixListener.Accept()
 		if err != nil {
-			<-l.sem
 			return nil, err
 		}
 		p, err := peerOf(c)
 		if err != nil || p.UID != l.d.uid {
 			c.Close()
-			<-l.sem
 			if err != nil {
 				l.d.log.Warn("connection refused: cannot read peer credentials", "err", err)
 			} else {
@@ -240,6 +398,21 @@ func (l *peerListener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		return &peerConn{Conn: c, peer: p, release: func() { <-l.sem }}, nil
+		if err := l.acquire(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		s := &slot{}
+		s.since.Store(time.Now().UnixNano())
+		s.peerConn = &peerConn{Conn: c, peer: p, release: func() {
+			l.mu.Lock()
+			delete(l.conns, s)
+			l.mu.Unlock()
+			<-l.sem
+		}}
+		l.mu.Lock()
+		l.conns[s] = struct{}{}
+		l.mu.Unlock()
+		return s, nil
 	}
 }

@@ -23,9 +23,11 @@ const (
 
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+wire.PathToken, d.handleToken)
+	mux.HandleFunc("GET "+wire.PathToken, d.withRejected(d.handleToken))
 	mux.HandleFunc("GET "+wire.PathStatus, d.handleStatus)
+	mux.HandleFunc("GET "+wire.PathProfiles, d.handleProfiles)
 	mux.HandleFunc("POST "+wire.PathReload, d.handleReload)
+	mux.HandleFunc("POST "+wire.PathRevoke, d.handleRevoke)
 	return d.guard(mux)
 }
 
@@ -33,25 +35,53 @@ func (d *Daemon) handler() http.Handler {
 // foreign Host), bounds the body, and stamps the protocol version.
 func (d *Daemon) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		end, ok := beginRequest(r.Context())
+		if !ok {
+			return // the connection was shed to make room: nobody reads an answer
+		}
+		defer end()
 		w.Header().Set(wire.VersionHeader, wire.Version)
-		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+		if fromBrowser(r.Header) {
 			d.log.Warn("request refused: browser headers", "path", r.URL.Path)
-			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: "requests with origin or referer headers are refused",
+			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: "requests with origin, referer or sec-fetch headers are refused",
 				Hint: "the daemon serves local programs, not browsers"})
 			return
 		}
 		if h := r.Host; h != wire.Host && h != "localhost" {
+			d.log.Warn("request refused: foreign host", "path", r.URL.Path, "host", h)
 			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: fmt.Sprintf("host %q is refused", h),
 				Hint: "send Host: " + wire.Host})
 			return
 		}
-		if r.ContentLength > maxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, &Error{Code: wire.CodeBadRequest, Msg: "request body too large"})
+		// A body the daemon will not read is refused, and the connection closed right
+		// after the answer: the server would otherwise try to drain the body first (a
+		// stalled chunked body held the connection for the whole read timeout).
+		if r.ContentLength > maxBodyBytes || r.ContentLength < 0 {
+			w.Header().Set("Connection", "close")
+			http.NewResponseController(w).SetReadDeadline(time.Now())
+			if r.ContentLength < 0 {
+				writeError(w, http.StatusLengthRequired, &Error{Code: wire.CodeBadRequest, Msg: "a request body of unknown length is refused",
+					Hint: "send Content-Length"})
+			} else {
+				writeError(w, http.StatusRequestEntityTooLarge, &Error{Code: wire.CodeBadRequest, Msg: "request body too large"})
+			}
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// fromBrowser reports whether a request carries a header only browsers send: Origin or
+// Referer (even empty), or any Sec-Fetch-* (sent by current browsers on every request to
+// a loopback or https origin, which a forwarded socket would be).
+func fromBrowser(h http.Header) bool {
+	for k := range h {
+		if k == "Origin" || k == "Referer" || strings.HasPrefix(k, "Sec-Fetch-") {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +101,7 @@ func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, derr)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), fetchTimeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), d.opts.UpstreamTimeout+5*time.Second)
 	defer cancel()
 	t, derr := d.broker.get(ctx, profile, p, scopes, minTTL)
 	if derr != nil {
@@ -116,10 +146,12 @@ func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *Error) {
 				Hint: "pass --profile, set " + wire.EnvProfile + ", or set default_profile in the config"}
 		}
 	}
-	if !config.ValidProfileName(name) {
+	// The map first: its keys were validated when the config was loaded, and matching the
+	// regular expression was about a quarter of the handler's time for a cached token.
+	p := cfg.Profiles[name]
+	if p == nil && !config.ValidProfileName(name) {
 		return "", nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}
 	}
-	p := cfg.Profiles[name]
 	if p == nil {
 		return "", nil, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is not configured", name),
 			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s ...`, or pick one of: %s", name, strings.Join(cfg.Names(), ", "))}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,4 +35,16 @@ func peerOf(c net.Conn) (Peer, error) {
 	return Peer{UID: int(cred.Uid), PID: pid}, nil
 }
 
-func exeOf(int) string { return "" }
+// exeOf returns the executable path of pid, from kern.procargs2 (argc, then the path the
+// process was executed from, NUL-terminated), or "" if it cannot be read.
+func exeOf(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	b, err := unix.SysctlRaw("kern.procargs2", pid)
+	if err != nil || len(b) < 5 {
+		return ""
+	}
+	path, _, _ := strings.Cut(string(b[4:]), "\x00")
+	return path
+}

@@ -10,6 +10,9 @@ need=()
 command -v dbus-daemon >/dev/null || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v runuser >/dev/null || need+=(util-linux)
+# the real consumers e2e/consumers_test.go feeds tokens to (shells, prompts, completions, curl, jq, ...)
+for tool in curl jq tmux zsh fish python3; do command -v "$tool" >/dev/null || need+=("$tool"); done
+command -v node >/dev/null || need+=(nodejs)
 if ((${#need[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		echo "test.sh: installing ${need[*]}"

@@ -47,7 +47,12 @@ type command struct {
 
 var commands = []command{
 	{"get", "print a valid access token", runGet},
+	{"exec", "run a command with the token in its environment", runExec},
 	{"status", "show the daemon's tokens and their health", runStatus},
+	{"profiles", "list the profiles and the state of their tokens", runProfiles},
+	{"prompt", "print a short segment for a shell prompt", runPrompt},
+	{"revoke", "revoke the cached tokens at line works and drop them", runRevoke},
+	{"completion", "print a bash, zsh or fish completion script", runCompletion},
 	{"version", "print the version", runVersion},
 }
 
@@ -80,7 +85,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s <command> [flags]\n\n", prog)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nexamples:\n  curl -H \"Authorization: Bearer $(%s get)\" https://www.worksapis.com/v1.0/users/me\n", prog)
 	fmt.Fprintf(w, "  %s get --profile other --scope bot --min-ttl 30m\n\n", prog)
@@ -117,8 +122,7 @@ func newFlags(env *Env, name, usageLine, example string) *flag.FlagSet {
 // parse parses args; on failure it prints the error and returns the exit code to use.
 func parse(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+		if errors.Is(err, flag.ErrHelp) { // the FlagSet has printed its usage
 			return ExitOK, false
 		}
 		errorf(env, "%s: %v", fs.Name(), err)
@@ -161,13 +165,4 @@ func exitCode(err error) int {
 		return ExitUsage
 	}
 	return ExitError
-}
-
-func runVersion(_ context.Context, env *Env, _ []string) int {
-	v := Version
-	if Commit != "" {
-		v += " (" + Commit + ")"
-	}
-	fmt.Fprintf(env.Stdout, "%s %s\n", prog, v)
-	return ExitOK
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 )
 
@@ -57,6 +58,13 @@ func init() {
 	commands = []command{
 		{"run", "run the daemon in the foreground (what the service manager starts)", runRun},
 		{"setup", "store a profile's credentials in the keyring and its settings in the config", runSetup},
+		{"install", "install the daemon as a per-user service (systemd --user, launchd)", runInstall},
+		{"uninstall", "remove the service (--purge: also the credentials and config)", runUninstall},
+		{"start", "start the installed service", runStart},
+		{"stop", "stop the service", runStop},
+		{"restart", "restart the service", runRestart},
+		{"status", "show the service's state", runServiceStatus},
+		{"doctor", "check every link from config and keyring to service and token endpoint", runDoctor},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -90,7 +98,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s <command> [flags]\n\n", prog)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nexample:\n  %s setup --profile default --client-id ID --service-account SA@example.com \\\n", prog)
 	fmt.Fprintf(w, "      --scope \"bot user.read\" --private-key-file private.key --client-secret-file secret.txt\n")
@@ -128,17 +136,22 @@ func parse(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
 			fs.Usage()
 			return ExitOK, false
 		}
-		errorf(env, "%s: %v", fs.Name(), err)
+		errorf(env, "%s: %s", fs.Name(), flagValueRe.ReplaceAllString(err.Error(), "$1"))
 		hintf(env, "run `%s %s -h` for its flags", prog, fs.Name())
 		return ExitUsage, false
 	}
 	if fs.NArg() > 0 {
-		errorf(env, "%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		// Not echoed: a secret pasted as an argument would land in the terminal or a log.
+		errorf(env, "%s: unexpected argument (%d characters, not shown)", fs.Name(), len(fs.Arg(0)))
 		hintf(env, "secrets are never taken as arguments; run `%s %s -h`", prog, fs.Name())
 		return ExitUsage, false
 	}
 	return 0, true
 }
+
+// flagValueRe finds the value the flag package quotes in its errors ("invalid value "x" for
+// flag -f", "invalid boolean value "x" for -f", "bad flag syntax: x"), which is not echoed.
+var flagValueRe = regexp.MustCompile(`(invalid (?:boolean )?value|bad flag syntax):? (?:"(?:[^"\\]|\\.)*"|\S+)`)
 
 func envOr(env *Env, name, def string) string {
 	if v := env.Getenv(name); v != "" {

@@ -16,11 +16,18 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
+// EnvUpstreamTimeout is the environment twin of run --upstream-timeout.
+const EnvUpstreamTimeout = "LWTOKEN_HELPERD_UPSTREAM_TIMEOUT"
+
+// maxUpstreamTimeout bounds --upstream-timeout: a token request that takes longer is lost.
+const maxUpstreamTimeout = 5 * time.Minute
+
 type runOptions struct {
-	socket    string
-	config    string
-	logLevel  string
-	logFormat string
+	socket          string
+	config          string
+	logLevel        string
+	logFormat       string
+	upstreamTimeout time.Duration
 }
 
 func runRun(ctx context.Context, env *Env, args []string) int {
@@ -31,8 +38,16 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&o.config, "config", o.config, "config `file` (env "+config.EnvConfig+")")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error (env "+EnvLogLevel+")")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "text or json")
+	upstream := envOr(env, EnvUpstreamTimeout, "30s")
+	fs.StringVar(&upstream, "upstream-timeout", upstream, "give up on one token request to LINE WORKS after this `duration` (env "+EnvUpstreamTimeout+")")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
+	}
+	var err error
+	if o.upstreamTimeout, err = time.ParseDuration(upstream); err != nil || o.upstreamTimeout <= 0 || o.upstreamTimeout > maxUpstreamTimeout {
+		errorf(env, "run: --upstream-timeout %q is not a duration between 0 and %s", upstream, maxUpstreamTimeout)
+		hintf(env, "use e.g. 30s or 1m")
+		return ExitUsage
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -62,11 +77,14 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		}
 		o.config = p
 	}
-	if err := daemon.Harden(); err != nil {
+	if testNoHarden() {
+		log.Warn("test build: process hardening skipped")
+	} else if err := daemon.Harden(); err != nil {
 		log.Warn("process hardening incomplete", "err", err)
 	}
+	backoffBase, backoffCap := testBackoff()
 	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Store: &keystore.Keyring{},
-		Logger: log, Now: testClock()})
+		Logger: log, Now: testClock(), UpstreamTimeout: o.upstreamTimeout, BackoffBase: backoffBase, BackoffCap: backoffCap})
 	if err != nil {
 		errorf(env, "run: %v", err)
 		hintf(env, "fix the config file or rerun `%s setup`", prog)
@@ -81,7 +99,8 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		}
 		return ExitError
 	}
-	go d.Preload()
+	sn := notifyReady(ctx, d, log) // systemd Type=notify: READY=1 and a STATUS= line
+	go func() { d.Preload(); sn.refresh() }()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -99,9 +118,11 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				d.Reload()
+				sn.refresh()
 				continue
 			}
 			log.Info("shutting down", "signal", s.String())
+			sn.stopping()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := d.Shutdown(sctx)
 			cancel()
@@ -112,6 +133,7 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 			log.Info("stopped")
 			return ExitOK
 		case <-ctx.Done():
+			sn.stopping()
 			d.Shutdown(context.Background())
 			return ExitOK
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
+	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
@@ -32,6 +33,7 @@ type setupOptions struct {
 	config           string
 	socket           string
 	makeDefault      bool
+	delete           bool
 }
 
 // maxSecretFile bounds what setup reads of a key or secret file.
@@ -42,7 +44,7 @@ var storeFor = func() keystore.Store { return &keystore.Keyring{} }
 
 func runSetup(ctx context.Context, env *Env, args []string) int {
 	o := setupOptions{config: env.Getenv(config.EnvConfig), socket: env.Getenv(wire.EnvSocket)}
-	fs := newFlags(env, "setup", "setup --profile P --client-id ID --service-account SA --scope S --private-key-file F [--client-secret-file F]",
+	fs := newFlags(env, "setup", "setup --profile P --client-id ID --service-account SA --scope S --private-key-file F [--client-secret-file F] | setup --delete --profile P",
 		"lwtoken-helperd setup --profile default --client-id ID --service-account abc.serviceaccount@example.com --domain-id 12345 --scope \"bot user.read\" --private-key-file private_20240101.key < secret.txt")
 	fs.StringVar(&o.profile, "profile", "default", "profile `name`")
 	fs.StringVar(&o.clientID, "client-id", "", "the app's Client ID")
@@ -55,6 +57,7 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&o.config, "config", o.config, "config `file` (env "+config.EnvConfig+")")
 	fs.StringVar(&o.socket, "socket", o.socket, "socket of a running daemon to reload (env "+wire.EnvSocket+")")
 	fs.BoolVar(&o.makeDefault, "default", false, "make this the default profile")
+	fs.BoolVar(&o.delete, "delete", false, "remove the profile: revoke its tokens, delete its secrets and tokens from the keyring and its settings from the config")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
 	}
@@ -70,6 +73,11 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "setup: %q is not a valid profile name", o.profile)
 		hintf(env, "use letters, digits, '.', '_' and '-'")
 		return ExitUsage
+	}
+	// Best effort: no core dump of the key or secret read below, no ptrace by other processes.
+	_ = daemon.Harden()
+	if o.delete {
+		return runSetupDelete(ctx, env, fs, o)
 	}
 	cfg, err := config.Load(o.config)
 	if errors.Is(err, config.ErrNotFound) {

@@ -1,0 +1,246 @@
+package daemoncli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/kardianos/service"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+)
+
+// The service as the OS service manager knows it.
+const (
+	// serviceName names the systemd user unit (lwtoken-helperd.service).
+	serviceName = "lwtoken-helperd"
+	// launchdLabel names the launchd agent (~/Library/LaunchAgents/<label>.plist).
+	launchdLabel       = "com.github.lwtoken-helper.lwtoken-helperd"
+	serviceDescription = "lwtoken-helper daemon: LINE WORKS access tokens over a per-user socket"
+	// systemdSocket is the socket path the unit passes: systemd expands %t to the user
+	// manager's runtime directory, which is what XDG_RUNTIME_DIR is in the user's sessions
+	// and /run/user/UID is for cron jobs and other units, so it is the path that
+	// wire.DefaultSocketPath computes in every context (see docs/service.md).
+	systemdSocket = "%t/lwtoken-helper/sock"
+	// launchdLogName is the agent's log file under ~/Library/Logs.
+	launchdLogName = "lwtoken-helper.log"
+)
+
+// Platforms of kardianos/service that run a per-user service.
+const (
+	platformSystemd = "linux-systemd"
+	platformLaunchd = "darwin-launchd"
+)
+
+// sandboxDirectives are the hardening lines of the systemd user unit. Each was verified
+// under a real systemd user manager by scripts/systemd-test.sh (the daemon starts, reaches
+// the Secret Service over the session bus, serves tokens and is restarted after a crash).
+// They are all enforced with seccomp or prctl and need no namespace, so they also work
+// where unprivileged user namespaces are disabled. The mount-namespace ones (ProtectSystem,
+// ProtectHome, PrivateTmp, ProtectKernel*, PrivateDevices, ...) are left out on purpose: a
+// user manager can apply them only inside a user namespace (PrivateUsers=, implied from
+// systemd 253; silently ignored by 252), and where user namespaces are disabled or
+// restricted the unit then fails to start. docs/service.md lists what was tested.
+var sandboxDirectives = []string{
+	"NoNewPrivileges=yes",
+	"LockPersonality=yes",
+	"RestrictRealtime=yes",
+	"RestrictSUIDSGID=yes",
+	"RestrictNamespaces=yes",
+	"MemoryDenyWriteExecute=yes",
+	"SystemCallArchitectures=native",
+	"SystemCallFilter=@system-service",
+	"SystemCallErrorNumber=EPERM",
+	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+}
+
+// systemdUnit returns the SystemdScript template: kardianos/service's own template engine
+// fills in the description, the absolute executable path and the arguments (its keys have
+// no leading dot). Everything else is fixed text.
+func systemdUnit() string {
+	var b strings.Builder
+	b.WriteString(`# A systemd user unit written by ` + "`lwtoken-helperd install`" + `; remove it with ` + "`lwtoken-helperd uninstall`" + `.
+# Edits are lost on the next install: use ` + "`systemctl --user edit " + serviceName + "`" + ` for a drop-in.
+[Unit]
+Description={{Description}}
+# No start-rate limit: Restart= below always brings the daemon back.
+StartLimitIntervalSec=0
+
+[Service]
+# The daemon sends READY=1 once its socket listens, and keeps STATUS= current.
+Type=notify
+ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
+ExecReload=kill -HUP $MAINPID
+Restart=on-failure
+RestartSec=1
+# 2: bad flags; 4: invalid configuration. Restarting cannot fix either.
+RestartPreventExitStatus=2 4
+TimeoutStopSec=15
+UMask=0077
+`)
+	for _, d := range sandboxDirectives {
+		b.WriteString(d + "\n")
+	}
+	b.WriteString(`
+[Install]
+WantedBy=default.target
+`)
+	return b.String()
+}
+
+// launchdPlist returns the LaunchdConfig template for a log file at logPath (escaped here:
+// it is fixed text to the template engine).
+func launchdPlist(logPath string) string {
+	log := xmlEscape(logPath)
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<!-- A launchd agent written by ` + "`lwtoken-helperd install`" + `; remove it with ` + "`lwtoken-helperd uninstall`" + `. -->
+<plist version="1.0">
+<dict>
+	<key>Label</key>
+	<string>{{Name | html}}</string>
+	<key>ProgramArguments</key>
+	<array>
+		<string>{{Path | html}}</string>
+{{range Arguments}}		<string>{{. | html}}</string>
+{{end}}	</array>
+	<key>RunAtLoad</key>
+	<true/>
+	<key>KeepAlive</key>
+	<true/>
+	<key>ProcessType</key>
+	<string>Background</string>
+	<key>StandardOutPath</key>
+	<string>` + log + `</string>
+	<key>StandardErrorPath</key>
+	<string>` + log + `</string>
+</dict>
+</plist>
+`
+}
+
+var xmlEscaper = strings.NewReplacer(`&`, "&amp;", `'`, "&#39;", `<`, "&lt;", `>`, "&gt;", `"`, "&#34;")
+
+func xmlEscape(s string) string { return xmlEscaper.Replace(s) }
+
+// serviceSpec is what install writes: the executable and the arguments of `run`.
+type serviceSpec struct {
+	executable string
+	socket     string // as passed to run; may hold the systemd specifier %t
+	config     string // "" : the daemon's default
+	logLevel   string
+}
+
+func (s serviceSpec) arguments() []string {
+	args := []string{"run", "--socket", s.socket, "--log-level", s.logLevel}
+	if s.config != "" {
+		args = append(args, "--config", s.config)
+	}
+	return args
+}
+
+// serviceConfig is the kardianos/service configuration of the per-user service.
+func serviceConfig(platform string, spec serviceSpec, home string) *service.Config {
+	name := serviceName
+	if platform == platformLaunchd {
+		name = launchdLabel
+	}
+	return &service.Config{
+		Name:        name,
+		DisplayName: serviceName,
+		Description: serviceDescription,
+		Executable:  spec.executable,
+		Arguments:   spec.arguments(),
+		Option: service.KeyValue{
+			"UserService":   true,
+			"SystemdScript": systemdUnit(),
+			"LaunchdConfig": launchdPlist(filepath.Join(home, "Library", "Logs", launchdLogName)),
+			"KeepAlive":     true,
+			"RunAtLoad":     true,
+		},
+	}
+}
+
+// serviceFile returns where kardianos/service keeps the service file on platform (the
+// same home directory it uses).
+func serviceFile(platform, home string) string {
+	if platform == platformLaunchd {
+		return filepath.Join(home, "Library", "LaunchAgents", launchdLabel+".plist")
+	}
+	return filepath.Join(home, ".config", "systemd", "user", serviceName+".service")
+}
+
+// serviceHome is the home directory kardianos/service uses on platform: $HOME for
+// systemd, the account's home for launchd.
+func serviceHome(platform string) (string, error) {
+	if platform == platformLaunchd {
+		if u, err := user.Current(); err == nil && u.HomeDir != "" {
+			return u.HomeDir, nil
+		}
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory: %w", err)
+	}
+	return h, nil
+}
+
+// defaultServiceSocket is the socket path a service passes when none is chosen.
+func defaultServiceSocket(platform string) string {
+	if platform == platformSystemd {
+		return systemdSocket
+	}
+	return filepath.Join(wire.DefaultSocketDir(), "sock")
+}
+
+// unsafeInUnit reports why s cannot be written into a unit file or plist as is ("" : it can).
+// systemd would expand % (specifiers) and $ (variables) in ExecStart, and a quote or
+// backslash would change the quoting.
+func unsafeInUnit(s string) string {
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return "a control character"
+		case r == '%' || r == '$' || r == '"' || r == '\\' || r == '\'':
+			return fmt.Sprintf("%q", r)
+		}
+	}
+	return ""
+}
+
+// resolveExecutable returns the absolute path a service should start: path if given,
+// else this program. It refuses a temporary build (go run), which would vanish, and warns
+// about a program in a temporary directory.
+func resolveExecutable(path string) (abs, warning string, err error) {
+	if path == "" {
+		p, err := os.Executable()
+		if err != nil {
+			return "", "", fmt.Errorf("cannot find this program's path: %w", err)
+		}
+		path = p
+	}
+	if abs, err = filepath.Abs(path); err != nil {
+		return "", "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", "", err
+	}
+	if fi.IsDir() || (runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0) {
+		return "", "", fmt.Errorf("%s is not an executable file", abs)
+	}
+	if strings.Contains(abs, string(filepath.Separator)+"go-build") {
+		return "", "", errors.New(abs + " is a temporary build (go run): it vanishes when the command ends")
+	}
+	for _, tmp := range []string{"/tmp/", "/var/tmp/", filepath.Clean(os.TempDir()) + string(filepath.Separator)} {
+		if strings.HasPrefix(abs, tmp) {
+			warning = abs + " is in a temporary directory: the service fails once it is cleaned up"
+			break
+		}
+	}
+	return abs, warning, nil
+}
