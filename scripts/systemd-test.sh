@@ -417,5 +417,6 @@ echo
 if ((failed)); then
 	printf 'systemd-test: failed: %s\n' "${failures[@]}"
 fi
-echo "systemd-test: $passed passed, $failed failed ($total s; $(in_ct systemctl --version | head -n1))"
+echo "systemd-test: took $total s under $(in_ct systemctl --version | head -n1)"
+echo "systemd-test: $passed passed, $failed failed"
 ((failed == 0))

@@ -185,7 +185,7 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 	case err == nil:
 		fmt.Fprintln(env.Stdout, "the running daemon reloaded its configuration")
 	case errors.Is(err, client.ErrDaemonNotRunning):
-		fmt.Fprintf(env.Stdout, "no daemon is running yet: start it with `%s run`\n", prog)
+		fmt.Fprintf(env.Stdout, "no daemon is running yet: start it with `%s run`, or install it as a service with `%s install && %s start`\n", prog, prog, prog)
 	default:
 		fmt.Fprintf(env.Stdout, "the running daemon did not reload (%v): send it SIGHUP\n", err)
 	}

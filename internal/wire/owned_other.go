@@ -3,3 +3,5 @@
 package wire
 
 func ownedDir(string, int) bool { return false }
+
+func ownedByOther(string, int) bool { return false }

@@ -17,7 +17,8 @@ const EnvProfile = "LWTOKEN_HELPER_PROFILE"
 // the same way in every context (login shell, cron, a systemd unit, ssh):
 //   - Linux and other Unix: $XDG_RUNTIME_DIR/lwtoken-helper/sock; without XDG_RUNTIME_DIR
 //     (cron), /run/user/UID/lwtoken-helper/sock when /run/user/UID is ours, which is what
-//     XDG_RUNTIME_DIR is in a logged-in session; else $TMPDIR-or-/tmp/lwtoken-helper-UID/sock.
+//     XDG_RUNTIME_DIR is in a logged-in session; else /tmp/lwtoken-helper-UID/sock. An
+//     XDG_RUNTIME_DIR owned by another user (after `su` without -l) is ignored.
 //   - macOS: /tmp/lwtoken-helper-UID/sock (short, and the same for launchd agents and shells;
 //     the directory's ownership and mode are checked by the daemon).
 //   - Windows: %LOCALAPPDATA%\lwtoken-helper\sock.
@@ -40,7 +41,9 @@ func DefaultSocketDir() string {
 	case "darwin":
 		return fmt.Sprintf("/tmp/lwtoken-helper-%d", uid)
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+	// An XDG_RUNTIME_DIR that belongs to another user (inherited through `su` without -l)
+	// is not ours: fall through to our own.
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) && !ownedByOther(d, uid) {
 		return filepath.Join(d, "lwtoken-helper")
 	}
 	run := fmt.Sprintf("/run/user/%d", uid)

@@ -21,6 +21,16 @@ func TestDefaultSocketPath(t *testing.T) {
 	if got := DefaultSocketPath(); got != "/run/user/4242/lwtoken-helper/sock" {
 		t.Fatalf("xdg: %q", got)
 	}
+	if os.Getuid() == 0 {
+		other := t.TempDir()
+		if err := os.Chown(other, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("XDG_RUNTIME_DIR", other) // `su` without -l: another user's runtime dir
+		if got := DefaultSocketPath(); got == filepath.Join(other, "lwtoken-helper", "sock") {
+			t.Fatalf("used another user's XDG_RUNTIME_DIR: %q", got)
+		}
+	}
 	t.Setenv("XDG_RUNTIME_DIR", "relative/dir") // the spec says to ignore a relative one
 	want := fmt.Sprintf("/tmp/lwtoken-helper-%d/sock", os.Getuid())
 	if ownedDir(fmt.Sprintf("/run/user/%d", os.Getuid()), os.Getuid()) {
