@@ -10,20 +10,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 )
 
-// Exit codes, documented in the README.
+// Exit codes (see internal/cli and the README).
 const (
-	ExitOK            = 0
-	ExitError         = 1 // anything else
-	ExitUsage         = 2
-	ExitNoDaemon      = 3 // daemon not reachable
-	ExitNotConfigured = 4 // profile or secrets not configured
-	ExitRejected      = 5 // credentials rejected by LINE WORKS
-	ExitUnavailable   = 6 // LINE WORKS unreachable and no valid token
+	ExitOK            = cli.ExitOK
+	ExitError         = cli.ExitError
+	ExitUsage         = cli.ExitUsage
+	ExitNoDaemon      = cli.ExitNoDaemon
+	ExitNotConfigured = cli.ExitNotConfigured
+	ExitRejected      = cli.ExitRejected
+	ExitUnavailable   = cli.ExitUnavailable
 )
 
 const prog = "lwtoken-helper"
@@ -40,20 +40,17 @@ type Env struct {
 	Getenv         func(string) string
 }
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, env *Env, args []string) int
-}
+type command = cli.Command[*Env]
 
 var commands = []command{
-	{"get", "print a valid access token", runGet},
-	{"exec", "run a command with the token in its environment", runExec},
-	{"status", "show the daemon's tokens and their health", runStatus},
-	{"profiles", "list the profiles and the state of their tokens", runProfiles},
-	{"prompt", "print a short segment for a shell prompt", runPrompt},
-	{"revoke", "revoke the cached tokens at line works and drop them", runRevoke},
-	{"completion", "print a bash, zsh or fish completion script", runCompletion},
-	{"version", "print the version", runVersion},
+	{Name: "get", Summary: "print a valid access token", Run: runGet},
+	{Name: "exec", Summary: "run a command with the token in its environment", Run: runExec},
+	{Name: "status", Summary: "show the daemon's tokens and their health", Run: runStatus},
+	{Name: "profiles", Summary: "list the profiles and the state of their tokens", Run: runProfiles},
+	{Name: "prompt", Summary: "print a short segment for a shell prompt", Run: runPrompt},
+	{Name: "revoke", Summary: "revoke the cached tokens at line works and drop them", Run: runRevoke},
+	{Name: "completion", Summary: "print a bash, zsh or fish completion script", Run: runCompletion},
+	{Name: "version", Summary: "print the version", Run: runVersion},
 }
 
 // Main runs the CLI with args (without the program name) and returns the exit code.
@@ -61,80 +58,28 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
-	if len(args) == 0 {
-		usage(env.Stderr)
-		return ExitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(env.Stdout)
-		return ExitOK
-	case "-version", "--version":
-		return runVersion(ctx, env, nil)
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
-		}
-	}
-	errorf(env, "unknown command %q", args[0])
-	hintf(env, "run `%s help` for the list of commands", prog)
-	return ExitUsage
+	p := cli.Program[*Env]{Name: prog, Commands: commands, Footer: footer}
+	return p.Main(ctx, env, env.Stdout, env.Stderr, args)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: %s <command> [flags]\n\n", prog)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintf(w, "\nexamples:\n  curl -H \"Authorization: Bearer $(%s get)\" https://www.worksapis.com/v1.0/users/me\n", prog)
+func footer(w io.Writer) {
+	fmt.Fprintf(w, "examples:\n  curl -H \"Authorization: Bearer $(%s get)\" https://www.worksapis.com/v1.0/users/me\n", prog)
 	fmt.Fprintf(w, "  %s get --profile other --scope bot --min-ttl 30m\n\n", prog)
 	fmt.Fprintf(w, "run `%s <command> -h` for a command's flags. exit codes: 0 ok, 1 error, 2 usage, 3 daemon not reachable,\n", prog)
 	fmt.Fprintf(w, "4 not configured, 5 credentials rejected by line works, 6 line works unreachable and no valid token\n")
 }
 
-func errorf(env *Env, format string, args ...any) {
-	fmt.Fprintf(env.Stderr, "%s: error: %s\n", prog, oneLine(fmt.Sprintf(format, args...)))
-}
+func errorf(env *Env, format string, args ...any) { cli.Errorf(env.Stderr, prog, format, args...) }
+func hintf(env *Env, format string, args ...any)  { cli.Hintf(env.Stderr, prog, format, args...) }
 
-func hintf(env *Env, format string, args ...any) {
-	fmt.Fprintf(env.Stderr, "%s: hint: %s\n", prog, oneLine(fmt.Sprintf(format, args...)))
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// newFlags returns a FlagSet that reports errors through the CLI's own lines.
+// newFlags returns a FlagSet whose -h prints the usage line, flags and an example.
 func newFlags(env *Env, name, usageLine, example string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "usage: %s %s\n\n", prog, usageLine)
-		fs.SetOutput(env.Stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		if example != "" {
-			fmt.Fprintf(env.Stdout, "\nexample:\n  %s\n", example)
-		}
-	}
-	return fs
+	return cli.NewFlags(env.Stdout, prog, name, usageLine, example)
 }
 
 // parse parses args; on failure it prints the error and returns the exit code to use.
 func parse(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) { // the FlagSet has printed its usage
-			return ExitOK, false
-		}
-		errorf(env, "%s: %v", fs.Name(), err)
-		hintf(env, "run `%s %s -h` for its flags", prog, fs.Name())
-		return ExitUsage, false
-	}
-	if fs.NArg() > 0 {
-		errorf(env, "%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-		hintf(env, "run `%s %s -h` for its flags", prog, fs.Name())
-		return ExitUsage, false
-	}
-	return 0, true
+	return cli.Parse(env.Stderr, prog, fs, args)
 }
 
 // fail prints a client error with its hint and returns its exit code.

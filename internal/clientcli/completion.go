@@ -76,8 +76,8 @@ type compFlag struct {
 func completionModel() []compCommand {
 	var out []compCommand
 	for _, c := range listCommands() {
-		if c.name == "completion" {
-			out = append(out, compCommand{name: c.name, summary: c.summary})
+		if c.Name == "completion" {
+			out = append(out, compCommand{name: c.Name, summary: c.Summary})
 			continue
 		}
 		var buf bytes.Buffer
@@ -89,8 +89,8 @@ func completionModel() []compCommand {
 			}
 			return ""
 		}}
-		c.run(ctx, env, []string{"-h"})
-		out = append(out, compCommand{name: c.name, summary: c.summary, flags: parseFlagHelp(buf.String())})
+		c.Run(ctx, env, []string{"-h"})
+		out = append(out, compCommand{name: c.Name, summary: c.Summary, flags: parseFlagHelp(buf.String())})
 	}
 	return out
 }

@@ -79,11 +79,11 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 	for _, c := range commands {
 		for _, h := range []string{"-h", "--help"} {
 			var out, errb bytes.Buffer
-			code := Main(context.Background(), &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}, []string{c.name, h})
+			code := Main(context.Background(), &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}, []string{c.Name, h})
 			s := out.String()
-			if code != 0 || errb.Len() > 0 || !strings.HasPrefix(s, "usage: lwtoken-helper "+c.name) ||
+			if code != 0 || errb.Len() > 0 || !strings.HasPrefix(s, "usage: lwtoken-helper "+c.Name) ||
 				!strings.Contains(s, "\nexample:\n  ") || strings.Count(s, "usage:") != 1 {
-				t.Errorf("%s %s: exit %d, stderr %q, stdout:\n%s", c.name, h, code, errb.String(), s)
+				t.Errorf("%s %s: exit %d, stderr %q, stdout:\n%s", c.Name, h, code, errb.String(), s)
 			}
 		}
 	}

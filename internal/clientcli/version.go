@@ -3,8 +3,8 @@ package clientcli
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"runtime/debug"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 )
 
 func runVersion(_ context.Context, env *Env, args []string) int {
@@ -16,41 +16,4 @@ func runVersion(_ context.Context, env *Env, args []string) int {
 	return ExitOK
 }
 
-// versionString is "VERSION (COMMIT) GOVERSION OS/ARCH". VERSION and COMMIT come from
-// -ldflags -X when set; else from the build info Go records: the module version for
-// `go install ...@vX.Y.Z`, and the VCS revision (12 digits, "-dirty" for a modified tree)
-// for a build from a git checkout.
-func versionString() string {
-	v, commit := Version, Commit
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		if commit == "" {
-			commit = vcsCommit(bi.Settings)
-		}
-	}
-	if commit != "" {
-		v += " (" + commit + ")"
-	}
-	return v + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
-}
-
-func vcsCommit(settings []debug.BuildSetting) string {
-	var rev, modified string
-	for _, s := range settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" && modified == "true" {
-		rev += "-dirty"
-	}
-	return rev
-}
+func versionString() string { return cli.VersionString(Version, Commit) }

@@ -5,24 +5,23 @@ package daemoncli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strings"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 )
 
-// Exit codes, shared with the thin client (see the README).
+// Exit codes, shared with the thin client (see internal/cli and the README).
 const (
-	ExitOK            = 0
-	ExitError         = 1
-	ExitUsage         = 2
-	ExitNoDaemon      = 3
-	ExitNotConfigured = 4
-	ExitRejected      = 5
-	ExitUnavailable   = 6
+	ExitOK            = cli.ExitOK
+	ExitError         = cli.ExitError
+	ExitUsage         = cli.ExitUsage
+	ExitNoDaemon      = cli.ExitNoDaemon
+	ExitNotConfigured = cli.ExitNotConfigured
+	ExitRejected      = cli.ExitRejected
+	ExitUnavailable   = cli.ExitUnavailable
 )
 
 const prog = "lwtoken-helperd"
@@ -47,25 +46,22 @@ type Env struct {
 	StdinFd int
 }
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, env *Env, args []string) int
-}
+type command = cli.Command[*Env]
 
 var commands []command
 
 func init() {
 	commands = []command{
-		{"run", "run the daemon in the foreground (what the service manager starts)", runRun},
-		{"setup", "store a profile's credentials in the keyring and its settings in the config", runSetup},
-		{"install", "install the daemon as a per-user service (systemd --user, launchd)", runInstall},
-		{"uninstall", "remove the service (--purge: also the credentials and config)", runUninstall},
-		{"start", "start the installed service", runStart},
-		{"stop", "stop the service", runStop},
-		{"restart", "restart the service", runRestart},
-		{"status", "show the service's state", runServiceStatus},
-		{"doctor", "check every link from config and keyring to service and token endpoint", runDoctor},
-		{"version", "print the version", runVersion},
+		{Name: "run", Summary: "run the daemon in the foreground (what the service manager starts)", Run: runRun},
+		{Name: "setup", Summary: "store a profile's credentials in the keyring and its settings in the config", Run: runSetup},
+		{Name: "install", Summary: "install the daemon as a per-user service (systemd --user, launchd)", Run: runInstall},
+		{Name: "uninstall", Summary: "remove the service (--purge: also the credentials and config)", Run: runUninstall},
+		{Name: "start", Summary: "start the installed service", Run: runStart},
+		{Name: "stop", Summary: "stop the service", Run: runStop},
+		{Name: "restart", Summary: "restart the service", Run: runRestart},
+		{Name: "status", Summary: "show the service's state", Run: runServiceStatus},
+		{Name: "doctor", Summary: "check every link from config and keyring to service and token endpoint", Run: runDoctor},
+		{Name: "version", Summary: "print the version", Run: runVersion},
 	}
 }
 
@@ -74,84 +70,28 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
-	if len(args) == 0 {
-		usage(env.Stderr)
-		return ExitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		usage(env.Stdout)
-		return ExitOK
-	case "-version", "--version":
-		return runVersion(ctx, env, nil)
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
-		}
-	}
-	errorf(env, "unknown command %q", args[0])
-	hintf(env, "run `%s help` for the list of commands", prog)
-	return ExitUsage
+	p := cli.Program[*Env]{Name: prog, Commands: commands, Footer: footer}
+	return p.Main(ctx, env, env.Stdout, env.Stderr, args)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: %s <command> [flags]\n\n", prog)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintf(w, "\nexample:\n  %s setup --profile default --client-id ID --service-account SA@example.com \\\n", prog)
+func footer(w io.Writer) {
+	fmt.Fprintf(w, "example:\n  %s setup --profile default --client-id ID --service-account SA@example.com \\\n", prog)
 	fmt.Fprintf(w, "      --scope \"bot user.read\" --private-key-file private.key --client-secret-file secret.txt\n")
 	fmt.Fprintf(w, "  %s run\n\nrun `%s <command> -h` for a command's flags.\n", prog, prog)
 }
 
-func errorf(env *Env, format string, args ...any) {
-	fmt.Fprintf(env.Stderr, "%s: error: %s\n", prog, oneLine(fmt.Sprintf(format, args...)))
-}
-
-func hintf(env *Env, format string, args ...any) {
-	fmt.Fprintf(env.Stderr, "%s: hint: %s\n", prog, oneLine(fmt.Sprintf(format, args...)))
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func errorf(env *Env, format string, args ...any) { cli.Errorf(env.Stderr, prog, format, args...) }
+func hintf(env *Env, format string, args ...any)  { cli.Hintf(env.Stderr, prog, format, args...) }
 
 func newFlags(env *Env, name, usageLine, example string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "usage: %s %s\n\n", prog, usageLine)
-		fs.SetOutput(env.Stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		if example != "" {
-			fmt.Fprintf(env.Stdout, "\nexample:\n  %s\n", example)
-		}
-	}
-	return fs
+	return cli.NewFlags(env.Stdout, prog, name, usageLine, example)
 }
 
+// parse parses args; on failure it prints the error (never echoing a value) and returns
+// the exit code to use.
 func parse(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return ExitOK, false
-		}
-		errorf(env, "%s: %s", fs.Name(), flagValueRe.ReplaceAllString(err.Error(), "$1"))
-		hintf(env, "run `%s %s -h` for its flags", prog, fs.Name())
-		return ExitUsage, false
-	}
-	if fs.NArg() > 0 {
-		// Not echoed: a secret pasted as an argument would land in the terminal or a log.
-		errorf(env, "%s: unexpected argument (%d characters, not shown)", fs.Name(), len(fs.Arg(0)))
-		hintf(env, "secrets are never taken as arguments; run `%s %s -h`", prog, fs.Name())
-		return ExitUsage, false
-	}
-	return 0, true
+	return cli.Parse(env.Stderr, prog, fs, args)
 }
-
-// flagValueRe finds the value the flag package quotes in its errors ("invalid value "x" for
-// flag -f", "invalid boolean value "x" for -f", "bad flag syntax: x"), which is not echoed.
-var flagValueRe = regexp.MustCompile(`(invalid (?:boolean )?value|bad flag syntax):? (?:"(?:[^"\\]|\\.)*"|\S+)`)
 
 func envOr(env *Env, name, def string) string {
 	if v := env.Getenv(name); v != "" {
@@ -160,11 +100,11 @@ func envOr(env *Env, name, def string) string {
 	return def
 }
 
-func runVersion(_ context.Context, env *Env, _ []string) int {
-	v := Version
-	if Commit != "" {
-		v += " (" + Commit + ")"
+func runVersion(_ context.Context, env *Env, args []string) int {
+	fs := newFlags(env, "version", "version", prog+" version")
+	if code, ok := parse(env, fs, args); !ok {
+		return code
 	}
-	fmt.Fprintf(env.Stdout, "%s %s\n", prog, v)
+	fmt.Fprintf(env.Stdout, "%s %s\n", prog, cli.VersionString(Version, Commit))
 	return ExitOK
 }

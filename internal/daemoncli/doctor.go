@@ -1,6 +1,8 @@
 package daemoncli
 
 import (
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
+
 	"context"
 	"errors"
 	"fmt"
@@ -146,9 +148,9 @@ func (d *doctor) run(ctx context.Context, env *Env) int {
 	} {
 		for _, r := range check(ctx) {
 			counts[r.level]++
-			line := fmt.Sprintf("%-4s  %-9s %s", r.level, r.name, oneLine(r.msg))
+			line := fmt.Sprintf("%-4s  %-9s %s", r.level, r.name, cli.OneLine(r.msg))
 			if r.fix != "" && (r.level == levelFail || r.level == levelWarn) {
-				line += "; fix: " + oneLine(r.fix)
+				line += "; fix: " + cli.OneLine(r.fix)
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}

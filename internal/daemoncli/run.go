@@ -83,8 +83,10 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		log.Warn("process hardening incomplete", "err", err)
 	}
 	backoffBase, backoffCap := testBackoff()
+	readHeader, readWhole := testReadTimeouts()
 	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Store: &keystore.Keyring{},
-		Logger: log, Now: testClock(), UpstreamTimeout: o.upstreamTimeout, BackoffBase: backoffBase, BackoffCap: backoffCap})
+		Logger: log, Now: testClock(), UpstreamTimeout: o.upstreamTimeout, BackoffBase: backoffBase, BackoffCap: backoffCap,
+		ReadHeaderTimeout: readHeader, ReadTimeout: readWhole})
 	if err != nil {
 		errorf(env, "run: %v", err)
 		hintf(env, "fix the config file or rerun `%s setup`", prog)

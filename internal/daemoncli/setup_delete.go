@@ -1,6 +1,8 @@
 package daemoncli
 
 import (
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
+
 	"context"
 	"errors"
 	"flag"
@@ -147,5 +149,5 @@ func revokeForDelete(ctx context.Context, env *Env, c *client.Client, store keys
 }
 
 func warnf(env *Env, format string, args ...any) {
-	fmt.Fprintf(env.Stderr, "%s: warning: %s\n", prog, oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(env.Stderr, "%s: warning: %s\n", prog, cli.OneLine(fmt.Sprintf(format, args...)))
 }

@@ -21,3 +21,16 @@ func testBackoff() (base, cap time.Duration) {
 	cap, _ = time.ParseDuration(strings.TrimSpace(c))
 	return max(base, 0), max(cap, 0)
 }
+
+// testReadTimeouts, in test builds only, reads the request read timeouts from
+// LWTOKEN_HELPERD_TEST_READ_TIMEOUTS ("60s,60s"): a load test makes them long so that a
+// daemon starved by slow clients would show it unmistakably.
+func testReadTimeouts() (header, whole time.Duration) {
+	h, w, ok := strings.Cut(os.Getenv("LWTOKEN_HELPERD_TEST_READ_TIMEOUTS"), ",")
+	if !ok {
+		return 0, 0
+	}
+	header, _ = time.ParseDuration(strings.TrimSpace(h))
+	whole, _ = time.ParseDuration(strings.TrimSpace(w))
+	return max(header, 0), max(whole, 0)
+}
