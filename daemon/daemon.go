@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -39,6 +40,9 @@ type Options struct {
 	// (between half and all of base*2^(n-1), at most cap); 0: 1 s and 5 min. Tests
 	// shrink them to watch many retries in a few seconds.
 	BackoffBase, BackoffCap time.Duration
+	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to send its
+	// request's headers and the whole request; 0: 5 s and 10 s.
+	ReadHeaderTimeout, ReadTimeout time.Duration
 }
 
 // Daemon serves tokens. Create with New, then Listen, Serve and Shutdown.
@@ -232,8 +236,8 @@ func (d *Daemon) Listen() error {
 	d.ln, d.sockInfo, d.sockLock = l, fi, lock
 	d.srv = &http.Server{
 		Handler:           d.handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(d.opts.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       cmp.Or(d.opts.ReadTimeout, 10*time.Second),
 		WriteTimeout:      d.opts.UpstreamTimeout + 15*time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
