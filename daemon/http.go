@@ -146,8 +146,8 @@ func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *Error) {
 				Hint: "pass --profile, set " + wire.EnvProfile + ", or set default_profile in the config"}
 		}
 	}
-	// The map first: its keys were validated when the config was loaded, and matching the
-	// regular expression was about a quarter of the handler's time for a cached token.
+	// The map first: its keys were validated when the config was loaded, so only a name
+	// that is not there needs the regular expression (about 1.5 µs a match).
 	p := cfg.Profiles[name]
 	if p == nil && !config.ValidProfileName(name) {
 		return "", nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}

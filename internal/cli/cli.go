@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // Exit codes of both programs, documented in the README.
@@ -66,7 +67,7 @@ func Parse(stderr io.Writer, prog string, fs *flag.FlagSet, args []string) (int,
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, false
 		}
-		Errorf(stderr, prog, "%s: %s", fs.Name(), flagValueRe.ReplaceAllString(err.Error(), "$1"))
+		Errorf(stderr, prog, "%s: %s", fs.Name(), flagValueRe().ReplaceAllString(err.Error(), "$1"))
 		Hintf(stderr, prog, "run `%s %s -h` for its flags", prog, fs.Name())
 		return ExitUsage, false
 	}
@@ -79,8 +80,11 @@ func Parse(stderr io.Writer, prog string, fs *flag.FlagSet, args []string) (int,
 }
 
 // flagValueRe finds the value the flag package quotes in its errors ("invalid value "x" for
-// flag -f", "invalid boolean value "x" for -f", "bad flag syntax: x").
-var flagValueRe = regexp.MustCompile(`(invalid (?:boolean )?value|bad flag syntax):? (?:"(?:[^"\\]|\\.)*"|\S+)`)
+// flag -f", "invalid boolean value "x" for -f", "bad flag syntax: x"). It is compiled on
+// first use: only error paths need it, and every start of the thin client would pay for it.
+var flagValueRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(invalid (?:boolean )?value|bad flag syntax):? (?:"(?:[^"\\]|\\.)*"|\S+)`)
+})
 
 // Command is one subcommand of a program whose commands take an environment of type E.
 type Command[E any] struct {
@@ -114,7 +118,7 @@ func (p *Program[E]) Main(ctx context.Context, env E, stdout, stderr io.Writer, 
 			return c.Run(ctx, env, args[1:])
 		}
 	}
-	if commandLike.MatchString(args[0]) {
+	if commandLike(args[0]) {
 		Errorf(stderr, p.Name, "unknown command %q", args[0])
 	} else { // it may be a pasted secret: not echoed
 		Errorf(stderr, p.Name, "unknown command (%d characters, not shown)", len(args[0]))
@@ -123,9 +127,19 @@ func (p *Program[E]) Main(ctx context.Context, env E, stdout, stderr io.Writer, 
 	return ExitUsage
 }
 
-// commandLike matches what could be a mistyped command name (echoed back); anything else
-// is not echoed.
-var commandLike = regexp.MustCompile(`^[a-z][a-z-]{0,19}$`)
+// commandLike reports whether s could be a mistyped command name (echoed back): a
+// lowercase word of at most 20 letters and dashes. Anything else is not echoed.
+func commandLike(s string) bool {
+	if s == "" || len(s) > 20 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Usage prints the command list and the footer.
 func (p *Program[E]) Usage(w io.Writer) {
