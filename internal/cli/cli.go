@@ -9,11 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 )
 
 // Exit codes of both programs, documented in the README.
@@ -67,7 +65,7 @@ func Parse(stderr io.Writer, prog string, fs *flag.FlagSet, args []string) (int,
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, false
 		}
-		Errorf(stderr, prog, "%s: %s", fs.Name(), flagValueRe().ReplaceAllString(err.Error(), "$1"))
+		Errorf(stderr, prog, "%s: %s", fs.Name(), withoutFlagValue(err.Error()))
 		Hintf(stderr, prog, "run `%s %s -h` for its flags", prog, fs.Name())
 		return ExitUsage, false
 	}
@@ -79,12 +77,33 @@ func Parse(stderr io.Writer, prog string, fs *flag.FlagSet, args []string) (int,
 	return ExitOK, true
 }
 
-// flagValueRe finds the value the flag package quotes in its errors ("invalid value "x" for
-// flag -f", "invalid boolean value "x" for -f", "bad flag syntax: x"). It is compiled on
-// first use: only error paths need it, and every start of the thin client would pay for it.
-var flagValueRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(invalid (?:boolean )?value|bad flag syntax):? (?:"(?:[^"\\]|\\.)*"|\S+)`)
-})
+// withoutFlagValue drops the value the flag package quotes in its errors: `invalid value
+// "x" for flag -f: ...`, `invalid boolean value "x" for -f: ...`, `bad flag syntax: x`.
+// Written by hand rather than with regexp, which would cost every start of the thin client
+// its package initialisation.
+func withoutFlagValue(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "bad flag syntax: "); ok {
+		return "bad flag syntax (" + fmt.Sprint(len(rest)) + " characters, not shown)"
+	}
+	for _, prefix := range []string{"invalid value ", "invalid boolean value "} {
+		i := strings.Index(msg, prefix)
+		if i < 0 || !strings.HasPrefix(msg[i+len(prefix):], `"`) {
+			continue
+		}
+		start := i + len(prefix)
+		// The value is a Go-quoted string: find its closing quote, skipping escapes.
+		for j := start + 1; j < len(msg); j++ {
+			switch msg[j] {
+			case '\\':
+				j++
+			case '"':
+				return msg[:i] + strings.TrimSuffix(prefix, " ") + msg[j+1:]
+			}
+		}
+		return msg[:i] + strings.TrimSuffix(prefix, " ")
+	}
+	return msg
+}
 
 // Command is one subcommand of a program whose commands take an environment of type E.
 type Command[E any] struct {

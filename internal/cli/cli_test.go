@@ -86,3 +86,17 @@ func TestOneLine(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestWithoutFlagValue(t *testing.T) {
+	for in, want := range map[string]string{
+		`invalid value "s3cr\"et" for flag -n: parse error`:  `invalid value for flag -n: parse error`,
+		`invalid boolean value "s3cret" for -b: parse error`: `invalid boolean value for -b: parse error`,
+		`bad flag syntax: ---s3cret`:                         `bad flag syntax (9 characters, not shown)`,
+		`flag provided but not defined: -nope`:               `flag provided but not defined: -nope`,
+		`invalid value "unterminated`:                        `invalid value`,
+	} {
+		if got := withoutFlagValue(in); got != want {
+			t.Errorf("withoutFlagValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
