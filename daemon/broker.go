@@ -160,7 +160,7 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 			}
 		}
 		if e.call == nil {
-			if e.lastErr != nil && now.Before(e.nextAttempt) && attempt == 0 {
+			if backingOff && attempt == 0 {
 				err := *e.lastErr
 				err.Msg += fmt.Sprintf(" (next attempt in %s)", e.nextAttempt.Sub(now).Round(time.Second))
 				e.mu.Unlock()
