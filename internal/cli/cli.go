@@ -26,6 +26,14 @@ const (
 	ExitNoServiceManager = 7 // no per-user service manager for install/start/...
 )
 
+// Version and Commit of both programs, set at build time with
+// -ldflags "-X github.com/lwtoken-helper/lwtoken-helper/internal/cli.Version=v1.0.0 -X ...Commit=abc".
+// Left empty, VersionString reads them from the build info.
+var (
+	Version = "dev"
+	Commit  = ""
+)
+
 // Errorf prints "prog: error: MSG" as one line.
 func Errorf(w io.Writer, prog, format string, args ...any) {
 	fmt.Fprintf(w, "%s: error: %s\n", prog, OneLine(fmt.Sprintf(format, args...)))

@@ -28,12 +28,6 @@ const (
 
 const prog = "lwtoken-helper"
 
-// Version and Commit are set at build time with -ldflags -X.
-var (
-	Version = "dev"
-	Commit  = ""
-)
-
 // Env is what a command sees of its process: arguments, streams and environment.
 type Env struct {
 	Stdout, Stderr io.Writer

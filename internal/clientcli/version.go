@@ -16,4 +16,4 @@ func runVersion(_ context.Context, env *Env, args []string) int {
 	return ExitOK
 }
 
-func versionString() string { return cli.VersionString(Version, Commit) }
+func versionString() string { return cli.VersionString(cli.Version, cli.Commit) }

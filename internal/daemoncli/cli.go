@@ -31,12 +31,6 @@ const (
 	EnvLogLevel = "LWTOKEN_HELPERD_LOG_LEVEL"
 )
 
-// Version and Commit are set at build time with -ldflags -X.
-var (
-	Version = "dev"
-	Commit  = ""
-)
-
 // Env is what a command sees of its process.
 type Env struct {
 	Stdin          io.Reader
@@ -105,6 +99,6 @@ func runVersion(_ context.Context, env *Env, args []string) int {
 	if code, ok := parse(env, fs, args); !ok {
 		return code
 	}
-	fmt.Fprintf(env.Stdout, "%s %s\n", prog, cli.VersionString(Version, Commit))
+	fmt.Fprintf(env.Stdout, "%s %s\n", prog, cli.VersionString(cli.Version, cli.Commit))
 	return ExitOK
 }
