@@ -18,7 +18,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,42 +66,6 @@ func (x *h) startFaultDaemonTee(tee io.Writer, args ...string) {
 	x.t.Helper()
 	x.startDaemonEnv([]string{fmt.Sprintf("LWTOKEN_HELPERD_TEST_BACKOFF=%s,%s", faultBackoffBase, faultBackoffCap)}, tee,
 		append([]string{"--upstream-timeout", faultUpstreamTimeout.String()}, args...)...)
-}
-
-// startDaemonEnv is startDaemon with extra environment variables and a copy of the log.
-func (x *h) startDaemonEnv(extraEnv []string, tee io.Writer, args ...string) {
-	x.t.Helper()
-	cmd := exec.Command(bin.daemon, append([]string{"run", "--log-level", "debug"}, args...)...)
-	cmd.Env = append(x.env(), extraEnv...)
-	var w io.Writer = &lockedWriter{mu: x.logMu, w: x.daemonLog}
-	if tee != nil {
-		w = io.MultiWriter(w, tee)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		x.t.Fatal(err)
-	}
-	x.daemon = cmd
-	done := make(chan struct{})
-	x.exited = done
-	go func() { cmd.Wait(); close(done) }()
-	x.t.Cleanup(func() {
-		if strings.Contains(x.log(), "WARNING: DATA RACE") {
-			x.t.Errorf("the daemon reported a data race:\n%s", x.log())
-		}
-	})
-	c := client.Client{SocketPath: x.sock, Timeout: time.Second}
-	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		select {
-		case <-done:
-			x.t.Fatalf("daemon exited at start:\n%s", x.log())
-		default:
-		}
-		if _, err := c.Status(context.Background()); err == nil {
-			return
-		}
-	}
-	x.t.Fatalf("daemon did not answer within 15 s:\n%s", x.log())
 }
 
 func (x *h) goClient() *client.Client {

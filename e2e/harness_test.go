@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,9 +192,19 @@ func (x *h) setup(extra ...string) {
 // startDaemon starts `lwtoken-helperd run` and waits until it answers.
 func (x *h) startDaemon(args ...string) {
 	x.t.Helper()
+	x.startDaemonEnv(nil, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables and a copy of the log to
+// tee (nil: none). A data race the (race-built) daemon reports fails the test.
+func (x *h) startDaemonEnv(extraEnv []string, tee io.Writer, args ...string) {
+	x.t.Helper()
 	cmd := exec.Command(bin.daemon, append([]string{"run", "--log-level", "debug"}, args...)...)
-	cmd.Env = x.env()
-	w := &lockedWriter{mu: x.logMu, w: x.daemonLog}
+	cmd.Env = append(x.env(), extraEnv...)
+	var w io.Writer = &lockedWriter{mu: x.logMu, w: x.daemonLog}
+	if tee != nil {
+		w = io.MultiWriter(w, tee)
+	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		x.t.Fatal(err)
@@ -202,6 +213,11 @@ func (x *h) startDaemon(args ...string) {
 	done := make(chan struct{})
 	x.exited = done
 	go func() { cmd.Wait(); close(done) }()
+	x.t.Cleanup(func() {
+		if strings.Contains(x.log(), "WARNING: DATA RACE") {
+			x.t.Errorf("the daemon reported a data race:\n%s", x.log())
+		}
+	})
 	c := client.Client{SocketPath: x.sock, Timeout: time.Second}
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		select {
