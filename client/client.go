@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
@@ -80,16 +79,11 @@ type TokenRequest struct {
 
 // Token returns a valid access token. Errors match the sentinels above.
 func (c *Client) Token(ctx context.Context, req TokenRequest) (*wire.Token, error) {
-	q := url.Values{}
-	if req.Profile != "" {
-		q.Set(wire.ParamProfile, req.Profile)
-	}
-	if req.Scope != "" {
-		q.Set(wire.ParamScope, req.Scope)
-	}
-	if req.MinTTL > 0 {
-		q.Set(wire.ParamMinTTL, strconv.FormatInt(int64((req.MinTTL+time.Second-1)/time.Second), 10))
-	}
+	return c.token(ctx, tokenQuery(req))
+}
+
+// token asks PathToken with query q.
+func (c *Client) token(ctx context.Context, q url.Values) (*wire.Token, error) {
 	path := wire.PathToken
 	if len(q) > 0 {
 		path += "?" + q.Encode()

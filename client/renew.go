@@ -23,15 +23,7 @@ func (c *Client) Renew(ctx context.Context, req TokenRequest, rejected string) (
 	if fp := wire.Fingerprint(rejected); fp != "" {
 		q.Set(wire.ParamRejected, fp)
 	}
-	path := wire.PathToken
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var t wire.Token
-	if err := c.do(ctx, "GET", path, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return c.token(ctx, q)
 }
 
 // tokenQuery is the query of PathToken for req (the same as Token sends).
