@@ -419,25 +419,24 @@ func (tm *tmux) lastLine() string {
 // waitLast waits until the last line matches re and returns it.
 func (tm *tmux) waitLast(re string) string {
 	tm.t.Helper()
-	rx := regexp.MustCompile(re)
-	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if l := tm.lastLine(); rx.MatchString(l) {
-			return l
-		}
-	}
-	tm.t.Fatalf("the screen never ended with a line matching %s:\n%s", re, tm.screen())
-	return ""
+	return tm.waitMatch("the screen never ended with a line matching", re, tm.lastLine)
 }
 
 func (tm *tmux) waitScreen(re string) string {
 	tm.t.Helper()
+	return tm.waitMatch("the screen never matched", re, tm.screen)
+}
+
+// waitMatch polls read for up to 15 s until it matches re, and returns what it read.
+func (tm *tmux) waitMatch(failure, re string, read func() string) string {
+	tm.t.Helper()
 	rx := regexp.MustCompile(re)
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if s := tm.screen(); rx.MatchString(s) {
+		if s := read(); rx.MatchString(s) {
 			return s
 		}
 	}
-	tm.t.Fatalf("the screen never matched %s:\n%s", re, tm.screen())
+	tm.t.Fatalf("%s %s:\n%s", failure, re, tm.screen())
 	return ""
 }
 
