@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -165,8 +166,16 @@ func (p *Profile) validate(name string) error {
 	return nil
 }
 
+// isLoopback reports whether the host of a URL (without brackets or port) names the
+// loopback interface: the name localhost, or a literal address in 127.0.0.0/8 or ::1
+// (also IPv4-mapped). Any other name is refused even if it starts with "127.", since a
+// DNS name such as 127.attacker.example resolves wherever its owner wants.
 func isLoopback(h string) bool {
-	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
 // AuthURLOrDefault returns the profile's auth URL or DefaultAuthURL.

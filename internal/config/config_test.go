@@ -125,3 +125,47 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainHTTPOnlyToLoopback: plain http may only reach a literal loopback address or
+// localhost; a DNS name that merely starts with "127." is refused (it resolves anywhere).
+func TestPlainHTTPOnlyToLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080/oauth2/v2.0", true},
+		{"http://127.1.2.3/x", true},
+		{"http://127.255.255.254:1/", true},
+		{"http://[::1]:8080/x", true},
+		{"http://[::ffff:127.0.0.1]/x", true},
+		{"http://localhost:8080/x", true},
+		{"http://LocalHost/x", true},
+		{"https://auth.worksmobile.com/oauth2/v2.0", true},
+		{"https://127.attacker.example/x", true}, // https: the certificate decides
+		{"http://127.attacker.example/x", false},
+		{"http://127.0.0.1.attacker.example/x", false},
+		{"http://127.0.0.1.nip.io/x", false},
+		{"http://127/x", false},
+		{"http://0177.0.0.1/x", false},
+		{"http://2130706433/x", false},
+		{"http://0x7f.0.0.1/x", false},
+		{"http://localhost.attacker.example/x", false},
+		{"http://localhost./x", false},
+		{"http://[::1%25eth0]/x", false},
+		{"http://[::2]/x", false},
+		{"http://128.0.0.1/x", false},
+		{"http://0.0.0.0/x", false},
+		{"http://10.0.0.1/x", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			in := "[profiles.p]\nclient_id = \"c\"\nservice_account = \"a@b\"\nscopes = [\"bot\"]\nauth_url = \"" + tc.url + "\"\n"
+			_, err := Parse([]byte(in))
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "plain http to a non-loopback host")) {
+				t.Fatalf("err = %v, want the plain-http refusal", err)
+			}
+		})
+	}
+}
