@@ -6,13 +6,11 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/godbus/dbus/v5 v5.2.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/kardianos/service v1.3.0
 	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/oauth2 v0.38.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 )
 
-require (
-	github.com/danieljoos/wincred v1.2.3 // indirect
-	github.com/kardianos/service v1.3.0 // indirect
-)
+require github.com/danieljoos/wincred v1.2.3 // indirect

@@ -22,11 +22,6 @@ type Error struct {
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
-func errorf(code, hint, format string, args ...any) *Error {
-	err := fmt.Errorf(format, args...)
-	return &Error{Code: code, Msg: err.Error(), Hint: hint, Err: errors.Unwrap(err)}
-}
-
 // classify turns any error of a token fetch into an *Error.
 func classify(profile string, err error) *Error {
 	var de *Error
