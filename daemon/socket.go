@@ -56,20 +56,37 @@ func listenSocket(path string) (*net.UnixListener, error) {
 	return l, nil
 }
 
+// SocketDirError is why a directory may not hold the daemon's socket (see CheckSocketDir).
+type SocketDirError struct {
+	Dir string
+	Fix string // a concrete step that fixes it, for doctor; may be ""
+	msg string
+}
+
+func (e *SocketDirError) Error() string { return e.msg }
+
+// CheckSocketDir applies the rule the daemon applies to its socket's directory before it
+// listens: dir must be a real directory (not a symlink) owned by this process's uid and
+// not writable by group or others. It returns nil, a *SocketDirError saying why not, or,
+// when dir cannot be read (a missing one, which the daemon creates, wraps fs.ErrNotExist),
+// the error of lstat. On platforms without owners and modes it checks nothing.
+func CheckSocketDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	return checkPrivateDir(dir, fi)
+}
+
 // ensurePrivateDir creates dir 0700 if missing and checks that it is safe to hold the socket.
 func ensurePrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 			return fmt.Errorf("create socket directory: %w", err)
 		}
 		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create socket directory: %w", err)
 		}
-		fi, err = os.Lstat(dir)
 	}
-	if err != nil {
-		return fmt.Errorf("socket directory: %w", err)
-	}
-	return checkPrivateDir(dir, fi)
+	return CheckSocketDir(dir)
 }

@@ -12,20 +12,23 @@ import (
 
 func checkPrivateDir(dir string, fi fs.FileInfo) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("socket directory %s is a symlink: refusing to follow it (remove it, or set the socket path to a real directory)", dir)
+		return &SocketDirError{Dir: dir, Fix: "remove it: rm " + dir,
+			msg: fmt.Sprintf("socket directory %s is a symlink: refusing to follow it (remove it, or set the socket path to a real directory)", dir)}
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("socket directory %s is not a directory", dir)
+		return &SocketDirError{Dir: dir, Fix: "remove it: rm " + dir, msg: fmt.Sprintf("socket directory %s is not a directory", dir)}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fmt.Errorf("socket directory %s: cannot read its owner", dir)
+		return &SocketDirError{Dir: dir, msg: fmt.Sprintf("socket directory %s: cannot read its owner", dir)}
 	}
 	if int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("socket directory %s is owned by uid %d, not by you (uid %d): refusing to use it", dir, st.Uid, os.Getuid())
+		return &SocketDirError{Dir: dir, Fix: "choose another socket path with LWTOKEN_HELPER_SOCKET, or have its owner remove " + dir,
+			msg: fmt.Sprintf("socket directory %s is owned by uid %d, not by you (uid %d): refusing to use it", dir, st.Uid, os.Getuid())}
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("socket directory %s is writable by group or others (mode %04o): run `chmod 700 %s`", dir, fi.Mode().Perm(), dir)
+		return &SocketDirError{Dir: dir, Fix: "chmod 700 " + dir,
+			msg: fmt.Sprintf("socket directory %s is writable by group or others (mode %04o): run `chmod 700 %s`", dir, fi.Mode().Perm(), dir)}
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
+	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
@@ -283,24 +284,17 @@ func (d *doctor) checkSocket(ctx context.Context) []checkResult {
 		}
 	}
 	dir := filepath.Dir(sock)
-	fi, err := os.Lstat(dir)
+	// The daemon's own rule (daemon.CheckSocketDir): what it refuses, doctor fails.
+	err := daemon.CheckSocketDir(dir)
+	var dirErr *daemon.SocketDirError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The daemon creates it; nothing answers yet (the daemon check says so).
+	case errors.As(err, &dirErr):
+		return d.one("socket", levelFail, dirErr.Error(), dirErr.Fix)
 	case err != nil:
-		return d.one("socket", levelFail, "socket directory: "+err.Error(), "fix the permissions of "+filepath.Dir(dir))
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return d.one("socket", levelFail, dir+" is a symlink, which the daemon refuses", "remove it: rm "+dir)
-	case !fi.IsDir():
-		return d.one("socket", levelFail, dir+" is not a directory", "remove it: rm "+dir)
+		return d.one("socket", levelFail, err.Error(), "fix the permissions of "+filepath.Dir(dir))
 	default:
-		if uid, ok := ownerOf(dir); ok && uid != d.uid {
-			return d.one("socket", levelFail, fmt.Sprintf("%s belongs to uid %d, not to you (uid %d)", dir, uid, d.uid),
-				"choose another socket path with "+wire.EnvSocket+", or have its owner remove "+dir)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			return d.one("socket", levelFail, fmt.Sprintf("%s has mode %04o; it must be private", dir, fi.Mode().Perm()), "chmod 700 "+dir)
-		}
 		if fi, err := os.Lstat(sock); err == nil && fi.Mode().Type() != fs.ModeSocket {
 			return d.one("socket", levelFail, sock+" exists and is not a socket", "remove it: rm "+sock)
 		}

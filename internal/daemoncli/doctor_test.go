@@ -258,9 +258,14 @@ func TestDoctorSecrets(t *testing.T) {
 
 func TestDoctorSocket(t *testing.T) {
 	f := newDocFixture(t)
-	os.Chmod(filepath.Dir(f.d.socket), 0o755)
+	// The daemon's rule, applied by the same function: group- or world-writable fails,
+	// readable (0755, which the daemon accepts) passes.
+	os.Chmod(filepath.Dir(f.d.socket), 0o775)
 	_, lines, _ := f.run(t)
-	want(t, lines, "socket", "FAIL", "has mode 0755", "fix: chmod 700 "+filepath.Dir(f.d.socket))
+	want(t, lines, "socket", "FAIL", "is writable by group or others (mode 0775)", "fix: chmod 700 "+filepath.Dir(f.d.socket))
+	os.Chmod(filepath.Dir(f.d.socket), 0o755)
+	_, lines, _ = f.run(t)
+	want(t, lines, "socket", "ok", "directory private and yours")
 
 	f = newDocFixture(t)
 	link := filepath.Join(f.dir, "link")
