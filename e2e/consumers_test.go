@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Tests of the token's consumers, each run with the real consumer: curl, jq, eval in bash,

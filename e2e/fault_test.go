@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Fault injection against the real daemon process: LINE WORKS outages of every kind,

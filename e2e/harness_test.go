@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e runs the real binaries as processes: lwtoken-helperd (setup, run) and
 // lwtoken-helper, against the fake token endpoint and a real Secret Service
 // (gnome-keyring in an isolated D-Bus session, started by TestMain).

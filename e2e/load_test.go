@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Load against the real daemon process: a cold stampede, slow clients that hold

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Security tests of the real binaries (issue 4): other users are refused by the kernel-checked

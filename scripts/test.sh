@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of lwtoken-helper, the way CI does:
-#   gofmt, go vet, go test -race (unit, real Secret Service, real processes, real sockets),
+#   gofmt, go mod tidy -diff, go vet (linux, darwin, windows), staticcheck, govulncheck,
+#   go test -race (unit, real Secret Service, real processes, real sockets),
 #   and CGO_ENABLED=0 builds for linux, darwin and windows.
 # It installs what the tests need first (Debian packages via apt-get when run as root).
 set -euo pipefail
@@ -35,9 +36,47 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-echo "== go vet"
+echo "== go mod tidy -diff"
+go mod tidy -diff
+
+echo "== go vet (linux; darwin and windows too: their build-tagged files are only checked there)"
 go vet ./...
 go vet -tags testhooks ./...
+for target in darwin/arm64 windows/amd64; do
+	GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go vet ./...
+	GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go vet -tags testhooks ./...
+done
+
+# Linters at pinned versions, installed with `go install` into a per-version directory.
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.1.x
+GOVULNCHECK_VERSION=v1.9.0
+tools="$(go env GOPATH)/lwtoken-helper-ci-tools"
+install_tool() { # install_tool NAME PACKAGE VERSION
+	if [ ! -x "$tools/$1-$3/$1" ]; then
+		GOBIN="$tools/$1-$3" go install "$2@$3"
+	fi
+}
+
+echo "== staticcheck $STATICCHECK_VERSION"
+install_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+"$tools/staticcheck-$STATICCHECK_VERSION/staticcheck" ./...
+"$tools/staticcheck-$STATICCHECK_VERSION/staticcheck" -tags testhooks ./...
+
+# govulncheck needs the Go vulnerability database (vuln.go.dev, or a copy named by
+# GOVULNDB). Where it cannot be reached the check is reported as not run, never as passed.
+echo "== govulncheck $GOVULNCHECK_VERSION"
+install_tool govulncheck golang.org/x/vuln/cmd/govulncheck "$GOVULNCHECK_VERSION"
+vulnout=$(mktemp)
+if "$tools/govulncheck-$GOVULNCHECK_VERSION/govulncheck" ${GOVULNDB:+-db "$GOVULNDB"} ./... >"$vulnout" 2>&1; then
+	cat "$vulnout"
+elif grep -q "fetching vulnerabilities" "$vulnout"; then
+	echo "govulncheck: NOT RUN: the vulnerability database is not reachable from here ($(grep -m1 -o 'Get "[^"]*"' "$vulnout" || echo "${GOVULNDB:-https://vuln.go.dev}")); set GOVULNDB to a local copy to run it"
+else
+	cat "$vulnout" >&2
+	rm -f "$vulnout"
+	exit 1
+fi
+rm -f "$vulnout"
 
 echo "== cross builds (CGO_ENABLED=0)"
 for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do

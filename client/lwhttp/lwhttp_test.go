@@ -256,6 +256,7 @@ func TestTransportWithoutDaemon(t *testing.T) {
 	if !body.closed {
 		t.Fatal("RoundTrip did not close the request body on error")
 	}
+	//lint:ignore SA1012 a nil ctx is documented to mean context.Background, and tested here
 	_, err = lwhttp.TokenSource(nil, tr.Client, client.TokenRequest{}).Token()
 	if !errors.Is(err, client.ErrDaemonNotRunning) {
 		t.Fatalf("TokenSource: %v", err)
