@@ -2,6 +2,7 @@ package clientcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,7 +29,8 @@ type promptOptions struct {
 //	lw:nope ?           the profile is not configured
 //
 // and nothing at all, with exit 0, when the daemon cannot be reached or does not answer
-// within --timeout. It asks only the daemon's status route, which reads memory: it never
+// within --timeout. A socket served by another user is not silence but an attack: then
+// prompt prints the error to stderr and exits 3, like every other command. It asks only the daemon's status route, which reads memory: it never
 // makes the daemon mint, read the keyring or reach LINE WORKS.
 func runPrompt(ctx context.Context, env *Env, args []string) int {
 	o := promptOptions{socket: env.Getenv(wire.EnvSocket), profile: env.Getenv(wire.EnvProfile), timeout: defaultPromptTimeout}
@@ -48,6 +50,9 @@ func runPrompt(ctx context.Context, env *Env, args []string) int {
 	defer cancel()
 	c := client.Client{SocketPath: o.socket, Timeout: o.timeout}
 	st, err := c.Status(ctx)
+	if errors.Is(err, client.ErrForeignDaemon) {
+		return fail(env, err)
+	}
 	if err != nil {
 		return ExitOK // no daemon, a hung one, or an old one: a prompt shows nothing
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // EnvSocket names the socket path, for the daemon and its clients alike.
@@ -19,8 +20,9 @@ const EnvProfile = "LWTOKEN_HELPER_PROFILE"
 //     (cron), /run/user/UID/lwtoken-helper/sock when /run/user/UID is ours, which is what
 //     XDG_RUNTIME_DIR is in a logged-in session; else /tmp/lwtoken-helper-UID/sock. An
 //     XDG_RUNTIME_DIR owned by another user (after `su` without -l) is ignored.
-//   - macOS: /tmp/lwtoken-helper-UID/sock (short, and the same for launchd agents and shells;
-//     the directory's ownership and mode are checked by the daemon).
+//   - macOS: ~/Library/Application Support/lwtoken-helper/run/sock (see darwinSocketDir): the
+//     same for launchd agents and shells, and never in world-writable /tmp, where another user
+//     could create the directory first and serve a fake daemon.
 //   - Windows: %LOCALAPPDATA%\lwtoken-helper\sock.
 func DefaultSocketPath() string {
 	if p := os.Getenv(EnvSocket); p != "" {
@@ -39,7 +41,7 @@ func DefaultSocketDir() string {
 		}
 		return filepath.Join(os.TempDir(), "lwtoken-helper")
 	case "darwin":
-		return fmt.Sprintf("/tmp/lwtoken-helper-%d", uid)
+		return darwinSocketDir(os.Getenv("HOME"), os.Getenv("TMPDIR"))
 	}
 	// An XDG_RUNTIME_DIR that belongs to another user (inherited through `su` without -l)
 	// is not ours: fall through to our own.
@@ -51,4 +53,30 @@ func DefaultSocketDir() string {
 		return filepath.Join(run, "lwtoken-helper")
 	}
 	return fmt.Sprintf("/tmp/lwtoken-helper-%d", uid)
+}
+
+// maxSocketPath is the longest socket path every Unix accepts (sun_path is 104 bytes on
+// macOS and the BSDs, NUL included).
+const maxSocketPath = 103
+
+// darwinSocketDir is macOS's default socket directory: home/Library/Application
+// Support/lwtoken-helper/run, which only the user can write to (and which the system does
+// not clean up, unlike the per-user $TMPDIR). Where that would make the socket path too long
+// for sun_path, or there is no home, it is tmpdir/lwtoken-helper when tmpdir is the per-user
+// temporary directory macOS sets (under /var/folders, not the shared /tmp); else the home
+// path stands and the daemon's bind reports the problem (LWTOKEN_HELPER_SOCKET overrides).
+func darwinSocketDir(home, tmpdir string) string {
+	dir := filepath.Join(home, "Library", "Application Support", "lwtoken-helper", "run")
+	if filepath.IsAbs(home) && len(dir)+len("/sock") <= maxSocketPath {
+		return dir
+	}
+	if t := filepath.Clean(tmpdir); strings.HasPrefix(t, "/var/folders/") || strings.HasPrefix(t, "/private/var/folders/") {
+		if alt := filepath.Join(t, "lwtoken-helper"); len(alt)+len("/sock") <= maxSocketPath {
+			return alt
+		}
+	}
+	if !filepath.IsAbs(home) {
+		return "/var/empty/lwtoken-helper" // no home: a path nobody can create, so the daemon fails with a clear error
+	}
+	return dir
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,30 @@ func TestOwnedDir(t *testing.T) {
 	os.WriteFile(f, nil, 0o600)
 	if ownedDir(f, os.Getuid()) {
 		t.Fatal("a file is not a dir")
+	}
+}
+
+// TestDarwinSocketDirIsPerUser: macOS's default socket directory is never in the shared
+// /tmp (issue 12, item 2), and the socket path stays within sun_path.
+func TestDarwinSocketDirIsPerUser(t *testing.T) {
+	long := "/Users/" + strings.Repeat("x", 60)
+	for _, c := range []struct{ home, tmpdir, want string }{
+		{"/Users/alice", "/var/folders/ab/cd/T/", "/Users/alice/Library/Application Support/lwtoken-helper/run"},
+		{long, "/var/folders/ab/cd/T/", "/var/folders/ab/cd/T/lwtoken-helper"},
+		{long, "/tmp", long + "/Library/Application Support/lwtoken-helper/run"},
+		{"", "/var/folders/ab/cd/T", "/var/folders/ab/cd/T/lwtoken-helper"},
+		{"", "", "/var/empty/lwtoken-helper"},
+		{"relative", "/tmp/", "/var/empty/lwtoken-helper"},
+	} {
+		got := darwinSocketDir(c.home, c.tmpdir)
+		if got != c.want {
+			t.Errorf("home %q tmpdir %q: %q, want %q", c.home, c.tmpdir, got, c.want)
+		}
+		if strings.HasPrefix(got, "/tmp") || strings.HasPrefix(got, "/private/tmp") {
+			t.Errorf("home %q tmpdir %q: %q is in the shared /tmp", c.home, c.tmpdir, got)
+		}
+		if c.home == "/Users/alice" && len(got)+len("/sock") > maxSocketPath {
+			t.Errorf("%q is too long for sun_path", got)
+		}
 	}
 }

@@ -1,0 +1,164 @@
+package e2e
+
+// Tests of issue 12's client-side trust boundary: the client talks only to a daemon of its own
+// user (or root), and refuses a fake daemon another user serves on its default socket.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeDaemonEnv makes the test binary a fake daemon of another user: it creates the socket
+// directory named by the variable (open to everyone), serves a token of its own choosing to
+// whoever sends a request, and prints one line "received N" per connection with the bytes
+// that client sent.
+const fakeDaemonEnv = "LWE2E_FAKE_DAEMON_SOCK"
+
+func init() {
+	if sock := os.Getenv(fakeDaemonEnv); sock != "" {
+		os.Exit(fakeDaemon(sock))
+	}
+}
+
+func fakeDaemon(sock string) int {
+	dir := filepath.Dir(sock)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		fmt.Println("mkdir:", err)
+		return 1
+	}
+	os.Chmod(dir, 0o755)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	os.Chmod(sock, 0o777)
+	fmt.Println("listening")
+	var n atomic.Int64
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return 1
+		}
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			r := bufio.NewReader(c)
+			got := 0
+			for {
+				line, err := r.ReadString('\n')
+				got += len(line)
+				if err != nil || line == "\r\n" {
+					break
+				}
+			}
+			if got > 0 {
+				body := `{"access_token":"attackers-token","token_type":"Bearer","scope":"bot","expires_at":"2099-01-01T00:00:00Z","profile":"default"}`
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			}
+			rest, _ := io.Copy(io.Discard, r)
+			fmt.Printf("received %d (connection %d)\n", got+int(rest), n.Add(1))
+		}()
+	}
+}
+
+// victimUID returns a uid that has no socket directory in /tmp and no /run/user directory,
+// so that its clients fall back to /tmp/lwtoken-helper-UID when XDG_RUNTIME_DIR is unset.
+func victimUID(t *testing.T) int {
+	for uid := 20000 + os.Getpid()%10000; uid < 40000; uid++ {
+		if _, err := os.Lstat(fmt.Sprintf("/tmp/lwtoken-helper-%d", uid)); err == nil {
+			continue
+		}
+		if _, err := os.Lstat(fmt.Sprintf("/run/user/%d", uid)); err == nil {
+			continue
+		}
+		return uid
+	}
+	t.Fatal("no free uid")
+	return 0
+}
+
+// TestClientRefusesAnotherUsersDaemon: with no XDG_RUNTIME_DIR (cron, ssh without logind),
+// another user (uid 12345) creates the victim's default socket directory in /tmp first and
+// serves a fake daemon there. The victim's real client, run as its own uid, refuses every
+// command with exit 3 before sending a byte: the fake receives nothing and its token is never
+// printed or passed on (issue 12, item 2).
+func TestClientRefusesAnotherUsersDaemon(t *testing.T) {
+	x := newH(t)
+	pub := publicBins(t)
+	victim := victimUID(t)
+	dir := fmt.Sprintf("/tmp/lwtoken-helper-%d", victim)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	fake := exec.Command("setpriv", "--reuid="+strconv.Itoa(otherUID), "--regid="+strconv.Itoa(otherGID), "--clear-groups", "--", pub.test)
+	fake.Env = append(os.Environ(), fakeDaemonEnv+"="+filepath.Join(dir, "sock"))
+	out, err := fake.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Stderr = os.Stderr
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "listening" {
+		t.Fatalf("fake daemon did not start: %q", lines.Text())
+	}
+	received := make(chan string, 100)
+	go func() {
+		for lines.Scan() {
+			received <- lines.Text()
+		}
+		close(received)
+	}()
+	if fi, err := os.Stat(dir); err != nil || fi.Sys().(*syscall.Stat_t).Uid != otherUID {
+		t.Fatalf("the attacker does not own %s: %v", dir, err)
+	}
+	asVictim := []string{"setpriv", "--reuid=" + strconv.Itoa(victim), "--regid=" + strconv.Itoa(victim), "--clear-groups", "--"}
+	noVars := []string{"XDG_RUNTIME_DIR=", "LWTOKEN_HELPER_SOCKET=", "HOME=" + pub.dir}
+	writable := filepath.Join(pub.dir, "w")
+	if err := os.Mkdir(writable, 0o777); err != nil || os.Chmod(writable, 0o777) != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(writable, "exec-ran")
+	cmds := [][]string{{"get"}, {"get", "--format", "header"}, {"exec", "--", "sh", "-c", "touch " + marker},
+		{"status"}, {"prompt"}, {"profiles"}, {"revoke"}}
+	for _, args := range cmds {
+		r := x.secRun(20*time.Second, noVars, "", append(append(append([]string{}, asVictim...), pub.client), args...)...)
+		want := fmt.Sprintf("lwtoken-helper: error: the socket %s/sock is served by uid %d, not by you (uid %d) or root: refusing to talk to it\n", dir, otherUID, victim)
+		if r.code != 3 || r.stdout != "" || !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "lwtoken-helper: hint: another user may have created "+dir) {
+			t.Errorf("%q as uid %d: exit %d, want 3 and\n%s\ngot stdout %q stderr:\n%s", args, victim, r.code, want, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, "attackers-token") {
+			t.Errorf("%q printed the attacker's token", args)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("exec ran the command with the attacker's token")
+	}
+	// Every command connected (the fake logs each connection) and sent nothing.
+	for i := range cmds {
+		select {
+		case l, ok := <-received:
+			if !ok {
+				t.Fatalf("the fake daemon stopped after %d connections", i)
+			}
+			if !strings.HasPrefix(l, "received 0 ") {
+				t.Errorf("the fake daemon %s, want 0 bytes", l)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the fake daemon saw %d connections, want %d", i, len(cmds))
+		}
+	}
+}
