@@ -47,6 +47,15 @@ func (d *Daemon) guard(next http.Handler) http.Handler {
 				Hint: "the daemon serves local programs, not browsers"})
 			return
 		}
+		// An absolute-form target ("GET http://lwtoken-helper/v1/token") makes net/http take
+		// r.Host from the target, not from the Host header: a browser-forwarded request could
+		// pass the Host check below that way. Only origin-form ("/...") targets are served.
+		if !strings.HasPrefix(r.RequestURI, "/") {
+			d.log.Warn("request refused: not an origin-form target", "path", r.URL.Path, "host", r.Host)
+			writeError(w, http.StatusBadRequest, &Error{Code: wire.CodeBadRequest, Msg: "the request target must be a path starting with /",
+				Hint: "send e.g. GET " + wire.PathToken + " with Host: " + wire.Host})
+			return
+		}
 		if h := r.Host; h != wire.Host && h != "localhost" {
 			d.log.Warn("request refused: foreign host", "path", r.URL.Path, "host", h)
 			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: fmt.Sprintf("host %q is refused", h),

@@ -352,6 +352,33 @@ func TestBrowserSignalsRefusedOnEveryRoute(t *testing.T) {
 	}
 }
 
+// TestAbsoluteFormTargetRefused: a request line with an absolute URL as its target, which
+// net/http would otherwise take its Host from, is refused on every route, whatever the Host
+// header says; so is the asterisk form (issue 12, item 7).
+func TestAbsoluteFormTargetRefused(t *testing.T) {
+	h := newHarness(t)
+	tok := h.mustGet(client.TokenRequest{})
+	lb := restartLogged(h, false, nil)
+	for _, route := range []string{"GET /v1/token", "GET /v1/status", "GET /v1/profiles", "POST /v1/reload", "POST /v1/revoke"} {
+		method, path, _ := strings.Cut(route, " ")
+		for _, target := range []string{"http://lwtoken-helper" + path, "http://localhost" + path, "HTTP://LWTOKEN-HELPER" + path, "*"} {
+			for _, host := range []string{"evil.example", "lwtoken-helper"} {
+				req := method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+				b := rawReply(t, h.sock, req)
+				if !bytes.HasPrefix(b, []byte("HTTP/1.1 400 ")) || bytes.Contains(b, []byte(tok.AccessToken)) {
+					t.Fatalf("%s %s with Host %q: %q", method, target, host, b)
+				}
+			}
+		}
+	}
+	if h.fake.TokenRequests() != 1 || h.fake.RevokeRequests() != 0 || !h.fake.Valid(tok.AccessToken) || len(lb.lines("token served")) != 0 {
+		t.Fatal("an absolute-form request was served")
+	}
+	if len(lb.lines("request refused: not an origin-form target")) == 0 {
+		t.Fatalf("refusals not logged:\n%s", lb)
+	}
+}
+
 // TestAuditLinePerTokenServed: every token handed out is logged with the peer's pid, uid and
 // executable and the token's fingerprint, never the token; in text and JSON logs.
 func TestAuditLinePerTokenServed(t *testing.T) {
