@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Tests of issue 12's client-side trust boundary: the client talks only to a daemon of its own
