@@ -14,10 +14,23 @@ const EnvSocket = "LWTOKEN_HELPER_SOCKET"
 // EnvProfile names the default profile a client asks for.
 const EnvProfile = "LWTOKEN_HELPER_PROFILE"
 
+// SystemSocketBase holds the sockets of system services (`lwtoken-helperd install
+// --system-user USER`): systemd creates SystemSocketDir(uid) for the service user, owned by
+// it with mode 0700, under this root-owned directory.
+const SystemSocketBase = "/run/lwtoken-helper"
+
+// SystemSocketDir is the socket directory of the system service running as uid.
+func SystemSocketDir(uid int) string { return fmt.Sprintf("%s/%d", systemSocketBase, uid) }
+
+// systemSocketBase is SystemSocketBase; tests point it elsewhere.
+var systemSocketBase = SystemSocketBase
+
 // DefaultSocketPath returns $LWTOKEN_HELPER_SOCKET, else the per-user default, computed
 // the same way in every context (login shell, cron, a systemd unit, ssh):
-//   - Linux and other Unix: $XDG_RUNTIME_DIR/lwtoken-helper/sock; without XDG_RUNTIME_DIR
-//     (cron), /run/user/UID/lwtoken-helper/sock when /run/user/UID is ours, which is what
+//   - Linux and other Unix: SystemSocketDir(UID)/sock when that directory exists and is
+//     ours (a system service runs for this user; one stat); else
+//     $XDG_RUNTIME_DIR/lwtoken-helper/sock; without XDG_RUNTIME_DIR (cron),
+//     /run/user/UID/lwtoken-helper/sock when /run/user/UID is ours, which is what
 //     XDG_RUNTIME_DIR is in a logged-in session; else /tmp/lwtoken-helper-UID/sock. An
 //     XDG_RUNTIME_DIR owned by another user (after `su` without -l) is ignored.
 //   - macOS: ~/Library/Application Support/lwtoken-helper/run/sock (see darwinSocketDir): the
@@ -42,6 +55,11 @@ func DefaultSocketDir() string {
 		return filepath.Join(os.TempDir(), "lwtoken-helper")
 	case "darwin":
 		return darwinSocketDir(os.Getenv("HOME"), os.Getenv("TMPDIR"))
+	}
+	// A system service for this user wins: its directory exists only while it runs, and
+	// only root (systemd) can create it under SystemSocketBase.
+	if sys := SystemSocketDir(uid); ownedDir(sys, uid) {
+		return sys
 	}
 	// An XDG_RUNTIME_DIR that belongs to another user (inherited through `su` without -l)
 	// is not ours: fall through to our own.

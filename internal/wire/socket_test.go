@@ -85,3 +85,43 @@ func TestDarwinSocketDirIsPerUser(t *testing.T) {
 		}
 	}
 }
+
+// A system service's directory (systemd's RuntimeDirectory= for `install --system-user`)
+// wins over every per-user location, in every context, but only when it is ours.
+func TestDefaultSocketPathSystemService(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("system services are systemd's")
+	}
+	base := t.TempDir()
+	old := systemSocketBase
+	systemSocketBase = base
+	t.Cleanup(func() { systemSocketBase = old })
+	t.Setenv(EnvSocket, "")
+	uid := os.Getuid()
+	dir := filepath.Join(base, fmt.Sprint(uid))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "sock")
+	for _, xdg := range []string{"", "/run/user/4242", "relative"} {
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		if got := DefaultSocketPath(); got != want {
+			t.Fatalf("XDG_RUNTIME_DIR=%q: %q, want the system service's %q", xdg, got, want)
+		}
+	}
+	t.Setenv(EnvSocket, "/x/explicit.sock")
+	if got := DefaultSocketPath(); got != "/x/explicit.sock" {
+		t.Fatalf("an explicit socket must still win: %q", got)
+	}
+	t.Setenv(EnvSocket, "")
+	if os.Getuid() == 0 {
+		// Another user's directory under the base is not ours: ignored.
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("XDG_RUNTIME_DIR", "/run/user/4242")
+		if got := DefaultSocketPath(); got != "/run/user/4242/lwtoken-helper/sock" {
+			t.Fatalf("another user's system directory was used: %q", got)
+		}
+	}
+}
