@@ -228,18 +228,28 @@ func (h *svcHandle) logsHint() string {
 
 type installOptions struct {
 	socket, config, logLevel, executable string
+	systemUser                           string // service_system.go
+	httpsProxy, noProxy                  string
 }
 
 func runInstall(ctx context.Context, env *Env, args []string) int {
 	o := installOptions{socket: env.Getenv(wire.EnvSocket), config: env.Getenv(config.EnvConfig), logLevel: envOr(env, EnvLogLevel, "info")}
-	fs := newFlags(env, "install", "install [--socket PATH] [--config FILE] [--log-level LEVEL] [--executable PATH]",
+	fs := newFlags(env, "install", "install [--socket PATH] [--config FILE] [--log-level LEVEL] [--executable PATH] [--https-proxy URL [--no-proxy LIST]] | install --system-user USER [...]",
 		prog+" install && "+prog+" start")
 	fs.StringVar(&o.socket, "socket", o.socket, "socket `path` the service listens on (env "+wire.EnvSocket+"; default: the path clients find by themselves)")
 	fs.StringVar(&o.config, "config", o.config, "config `file` the service reads (env "+config.EnvConfig+"; default: the daemon's default)")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "the service's log level: debug, info, warn or error (env "+EnvLogLevel+")")
 	fs.StringVar(&o.executable, "executable", "", "the lwtoken-helperd `binary` the service starts (default: this one)")
+	fs.StringVar(&o.systemUser, "system-user", "", "as root: install the system service that runs as this `user` (after `setup --system-user`)")
+	fs.StringVar(&o.httpsProxy, "https-proxy", "", "the service reaches LINE WORKS through this proxy `url` (HTTPS_PROXY in the unit)")
+	fs.StringVar(&o.noProxy, "no-proxy", "", "comma-separated `hosts` the service reaches without the proxy (NO_PROXY in the unit)")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
+	}
+	if err := checkProxy(o.httpsProxy, o.noProxy); err != nil {
+		errorf(env, "install: %v", err)
+		hintf(env, "e.g. --https-proxy http://proxy.example.com:3128 --no-proxy localhost,.internal.example.com")
+		return ExitUsage
 	}
 	switch strings.ToLower(o.logLevel) {
 	case "debug", "info", "warn", "error":
@@ -248,6 +258,9 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "install: unknown log level %q", o.logLevel)
 		hintf(env, "use debug, info, warn or error")
 		return ExitUsage
+	}
+	if o.systemUser != "" {
+		return runSystemInstall(ctx, env, o)
 	}
 	exe, warning, err := resolveExecutable(o.executable)
 	if err != nil {
@@ -259,7 +272,7 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 	if verr != nil {
 		return verr.report(env, "install")
 	}
-	spec := serviceSpec{executable: exe, socket: o.socket, logLevel: o.logLevel}
+	spec := serviceSpec{executable: exe, socket: o.socket, logLevel: o.logLevel, httpsProxy: o.httpsProxy, noProxy: o.noProxy}
 	customSocket := spec.socket != ""
 	if !customSocket {
 		spec.socket = defaultServiceSocket(h.platform)
@@ -373,16 +386,21 @@ type uninstallOptions struct {
 	purge, yes bool
 	config     string
 	socket     string
+	systemUser string // service_system.go
 }
 
 func runUninstall(ctx context.Context, env *Env, args []string) int {
 	o := uninstallOptions{config: env.Getenv(config.EnvConfig), socket: env.Getenv(wire.EnvSocket)}
-	fs := newFlags(env, "uninstall", "uninstall [--purge [--yes]]", prog+" uninstall")
+	fs := newFlags(env, "uninstall", "uninstall [--system-user USER] [--purge [--yes]]", prog+" uninstall")
 	fs.BoolVar(&o.purge, "purge", false, "also delete every profile's secrets and cached tokens from the keyring, and the config file (asks first)")
 	fs.BoolVar(&o.yes, "yes", false, "with --purge: do not ask")
 	fs.StringVar(&o.config, "config", o.config, "config `file` whose profiles --purge deletes (env "+config.EnvConfig+")")
+	fs.StringVar(&o.systemUser, "system-user", "", "as root: remove the system service of this `user` (--purge: also its encrypted credentials and config)")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
+	}
+	if o.systemUser != "" {
+		return runSystemUninstall(ctx, env, o)
 	}
 	h, verr := openService(ctx, env, serviceSpec{})
 	if verr != nil {

@@ -58,10 +58,15 @@ var sandboxDirectives = []string{
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
 }
 
+// restartPreventExitStatus are the daemon's exit codes that a restart cannot fix (bad
+// flags, invalid configuration); both the user unit and the system template use them.
+const restartPreventExitStatus = "2 4"
+
 // systemdUnit returns the SystemdScript template: kardianos/service's own template engine
 // fills in the description, the absolute executable path and the arguments (its keys have
-// no leading dot). Everything else is fixed text.
-func systemdUnit() string {
+// no leading dot). Everything else is fixed text, plus env: Environment= lines (the admin's
+// proxy settings), already checked by checkProxy.
+func systemdUnit(env ...string) string {
 	var b strings.Builder
 	b.WriteString(`# A systemd user unit written by ` + "`lwtoken-helperd install`" + `; remove it with ` + "`lwtoken-helperd uninstall`" + `.
 # Edits are lost on the next install: use ` + "`systemctl --user edit " + serviceName + "`" + ` for a drop-in.
@@ -78,10 +83,13 @@ ExecReload=kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=1
 # 2: bad flags; 4: invalid configuration. Restarting cannot fix either.
-RestartPreventExitStatus=2 4
+RestartPreventExitStatus=` + restartPreventExitStatus + `
 TimeoutStopSec=15
 UMask=0077
 `)
+	for _, e := range env {
+		b.WriteString(e + "\n")
+	}
 	for _, d := range sandboxDirectives {
 		b.WriteString(d + "\n")
 	}
@@ -94,8 +102,18 @@ WantedBy=default.target
 
 // launchdPlist returns the LaunchdConfig template for a log file at logPath (escaped here:
 // it is fixed text to the template engine).
-func launchdPlist(logPath string) string {
+func launchdPlist(logPath, httpsProxy, noProxy string) string {
 	log := xmlEscape(logPath)
+	var env strings.Builder
+	if httpsProxy != "" || noProxy != "" {
+		env.WriteString("\t<key>EnvironmentVariables</key>\n\t<dict>\n")
+		for _, kv := range [][2]string{{"HTTPS_PROXY", httpsProxy}, {"NO_PROXY", noProxy}} {
+			if kv[1] != "" {
+				env.WriteString("\t\t<key>" + kv[0] + "</key>\n\t\t<string>" + xmlEscape(kv[1]) + "</string>\n")
+			}
+		}
+		env.WriteString("\t</dict>\n")
+	}
 	return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <!-- A launchd agent written by ` + "`lwtoken-helperd install`" + `; remove it with ` + "`lwtoken-helperd uninstall`" + `. -->
@@ -108,7 +126,7 @@ func launchdPlist(logPath string) string {
 		<string>{{Path | html}}</string>
 {{range Arguments}}		<string>{{. | html}}</string>
 {{end}}	</array>
-	<key>RunAtLoad</key>
+` + env.String() + `	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
 	<true/>
@@ -133,6 +151,8 @@ type serviceSpec struct {
 	socket     string // as passed to run; may hold the systemd specifier %t
 	config     string // "" : the daemon's default
 	logLevel   string
+	httpsProxy string // "" : none (HTTPS_PROXY in the unit)
+	noProxy    string // "" : none (NO_PROXY in the unit)
 }
 
 func (s serviceSpec) arguments() []string {
@@ -157,8 +177,8 @@ func serviceConfig(platform string, spec serviceSpec, home string) *service.Conf
 		Arguments:   spec.arguments(),
 		Option: service.KeyValue{
 			"UserService":   true,
-			"SystemdScript": systemdUnit(),
-			"LaunchdConfig": launchdPlist(filepath.Join(home, "Library", "Logs", launchdLogName)),
+			"SystemdScript": systemdUnit(strings.Fields(string(proxyEnvironment(spec.httpsProxy, spec.noProxy)))...),
+			"LaunchdConfig": launchdPlist(filepath.Join(home, "Library", "Logs", launchdLogName), spec.httpsProxy, spec.noProxy),
 			"KeepAlive":     true,
 			"RunAtLoad":     true,
 		},

@@ -53,22 +53,31 @@ func planPurge(env *Env, o uninstallOptions) (*purgePlan, int) {
 		return p, ExitOK // nothing to ask about; run says so
 	}
 	what := fmt.Sprintf("revoke the tokens and delete the keyring secrets of %s, and remove the config file %s", profileList(cfg.Names()), p.cfgPath)
-	if o.yes {
-		return p, ExitOK
+	if code, ok := confirmPurge(env, what, o.yes); !ok {
+		return nil, code
+	}
+	return p, ExitOK
+}
+
+// confirmPurge asks before --purge does what: on a terminal a [y/N] question, elsewhere
+// --yes is required (exit 2). It returns the exit code when the purge must not go on.
+func confirmPurge(env *Env, what string, yes bool) (int, bool) {
+	if yes {
+		return ExitOK, true
 	}
 	if env.StdinFd < 0 || !term.IsTerminal(env.StdinFd) {
 		errorf(env, "uninstall: --purge would %s; it needs a confirmation", what)
 		hintf(env, "run it in a terminal to be asked, or add --yes")
-		return nil, ExitUsage
+		return ExitUsage, false
 	}
 	fmt.Fprintf(env.Stderr, "this will %s; they cannot be recovered. continue? [y/N] ", what)
 	line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
-		return p, ExitOK
+		return ExitOK, true
 	}
 	errorf(env, "uninstall: not confirmed: nothing was changed")
-	return nil, ExitError
+	return ExitError, false
 }
 
 func profileList(names []string) string {

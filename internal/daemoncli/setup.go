@@ -34,6 +34,9 @@ type setupOptions struct {
 	socket           string
 	makeDefault      bool
 	delete           bool
+	systemUser       string // --system-user: a system service's profile (setup_system.go)
+	withKey          string
+	sys              *systemTarget
 }
 
 // maxSecretFile bounds what setup reads of a key or secret file.
@@ -58,8 +61,15 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&o.socket, "socket", o.socket, "socket of a running daemon to reload (env "+wire.EnvSocket+")")
 	fs.BoolVar(&o.makeDefault, "default", false, "make this the default profile")
 	fs.BoolVar(&o.delete, "delete", false, "remove the profile: revoke its tokens, delete its secrets and tokens from the keyring and its settings from the config")
+	fs.StringVar(&o.systemUser, "system-user", "", "as root: set up the profile of the system service running as this `user`, secrets encrypted with systemd-creds (see `install --system-user`)")
+	fs.StringVar(&o.withKey, "with-key", "auto", "with --system-user: what seals the credentials: auto (TPM2 and host key when a TPM2 is usable, else the host key), host, tpm2 or host+tpm2")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
+	}
+	if o.systemUser != "" {
+		if code, ok := prepareSystemSetup(ctx, env, &o); !ok {
+			return code
+		}
 	}
 	if o.config == "" {
 		p, err := config.Path()
@@ -162,6 +172,9 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 		return ExitUsage
 	}
 
+	if o.sys != nil {
+		return finishSystemSetup(ctx, env, o, next, old != nil, keyPEM, cs)
+	}
 	store := storeFor()
 	if err := writeSecrets(ctx, store, o.profile, keyPEM, cs); err != nil {
 		errorf(env, "setup: %v", err)
