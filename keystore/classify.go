@@ -67,6 +67,8 @@ func hint(goos string, err error) string {
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, ErrUndecryptable):
+		return "encrypted credentials only decrypt for the user and machine that sealed them: run `lwtoken-helperd setup` again here with the key and secret"
 	case errors.Is(err, ErrTimeout):
 		switch goos {
 		case "darwin", "windows":

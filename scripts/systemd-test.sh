@@ -24,7 +24,6 @@ cd "$(dirname "$0")/.."
 
 readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,gnome-keyring,libsecret-tools,procps
-readonly CACHE_DIR=${LWTOKEN_CI_CACHE:-/var/cache/lwtoken-helper-ci}
 readonly TESTER=tester TESTER_UID=1000
 readonly UNIT=lwtoken-helperd
 
@@ -44,37 +43,23 @@ for arg; do
 	esac
 done
 
-log() { printf 'systemd-test: %s\n' "$*"; }
-die() {
-	printf 'systemd-test: error: %s\n' "$*" >&2
-	exit 1
-}
-now_ms() { date +%s%3N; }
+NS_PROG=systemd-test
+# shellcheck source=scripts/systemd/nspawn.sh
+. scripts/systemd/nspawn.sh
 t_start=$(now_ms)
 
 [[ $(id -u) -eq 0 ]] || die "needs root (systemd-nspawn, nsenter and cgroups); run it with sudo"
 
 # ---- host packages
-need=()
-command -v systemd-nspawn >/dev/null || need+=(systemd-container)
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v zstd >/dev/null || need+=(zstd)
-command -v openssl >/dev/null || need+=(openssl)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-	log "installing ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
-fi
+ns_host_packages
 
 # ---- state and cleanup
 work=$(mktemp -d /var/tmp/lwtoken-systemd-test.XXXXXX)
 chmod 700 "$work"
 machine=lwci-$$
 tree=$work/tree
-nspawn_pid="" fake_pid="" pid1=""
-cgroups=()
+NS_WORK=$work
+fake_pid=""
 
 cleanup() {
 	local status=$?
@@ -82,106 +67,23 @@ cleanup() {
 	set +e
 	if ((keep)) && [[ -n $pid1 ]]; then
 		log "--keep: container $machine runs as PID $pid1 (enter: nsenter -t $pid1 -a -- su -l $TESTER)"
-		log "--keep: clean up with: kill $fake_pid; kill -TERM $nspawn_pid; sleep 1; rm -rf $work /run/systemd/nspawn/propagate/$machine; find ${cgroups[*]} -depth -type d -exec rmdir {} +"
+		log "--keep: clean up with: kill $fake_pid; kill -TERM ${ns_nspawn[$machine]:-}; sleep 1; rm -rf $work /run/systemd/nspawn/propagate/$machine; find ${ns_cgroups[$machine]:-} -depth -type d -exec rmdir {} +"
 		exit "$status"
 	fi
 	[[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null
-	if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
-		kill -TERM "$nspawn_pid" 2>/dev/null # nspawn asks the container's systemd to power off
-		for ((i = 0; i < 100; i++)); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$nspawn_pid" 2>/dev/null
-		wait "$nspawn_pid" 2>/dev/null
-	fi
-	rm -rf "/run/systemd/nspawn/propagate/$machine"
-	local cg
-	for cg in "${cgroups[@]}"; do
-		[[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-		[[ -d $cg ]] && log "warning: could not remove cgroup $cg"
-	done
-	rm -rf "$work"
+	ns_cleanup
 	exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- checks
-passed=0 failed=0 failures=()
-pass() {
-	passed=$((passed + 1))
-	printf 'ok    %s\n' "$1"
-}
-fail() {
-	failed=$((failed + 1))
-	failures+=("$1")
-	printf 'FAIL  %s\n' "$1"
-	shift
-	local line
-	for line in "$@"; do printf '      %s\n' "$line"; done
-}
-# check NAME CMD...: passes when CMD succeeds; on failure prints CMD's output.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		pass "$name"
-	else
-		fail "$name" "${out:0:2000}"
-	fi
-}
-# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds or SECONDS have passed.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
-
 # ---- build
 log "building the binaries (CGO_ENABLED=0)"
 CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake
 
 # ---- the Debian tree, cached
-mirror() {
-	local f uri
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		[[ -r $f ]] || continue
-		# deb822 "URIs:" lines and one-line "deb URI suite ..." entries; skip security mirrors.
-		uri=$(awk '/^[[:space:]]*URIs:/ {for (i = 2; i <= NF; i++) print $i}
-			/^[[:space:]]*deb[[:space:]]/ {for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) {print $i; break}}' "$f" |
-			grep -v -- '-security' | head -n1 || true)
-		[[ -n $uri ]] && { echo "$uri"; return; }
-	done
-	echo http://deb.debian.org/debian
-}
-key=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
-tarball=$CACHE_DIR/$SUITE-systemd-$key.tar.zst
-mkdir -p "$CACHE_DIR"
-exec 9>"$CACHE_DIR/.lock"
-flock 9 # one builder at a time; others wait and then find the tarball
-if [[ ! -s $tarball ]]; then
-	src=$(mirror)
-	log "no cached tree: debootstrap $SUITE from $src (about 2 minutes, once)"
-	t0=$(now_ms)
-	build=$(mktemp -d "$CACHE_DIR/build.XXXXXX")
-	if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$build" "$src" >"$work/debootstrap.log" 2>&1; then
-		tail -n 20 "$work/debootstrap.log" >&2
-		rm -rf "$build"
-		die "debootstrap failed (log above)"
-	fi
-	chmod 755 "$build" # mktemp made it 0700: it becomes the container's /
-	rm -rf "$build"/usr/share/{doc,man,info,locale,icons} "$build"/var/cache/apt/*.bin "$build"/var/lib/apt/lists/* "$build"/var/cache/debconf/*-old
-	tar --zstd -cf "$tarball.tmp" -C "$build" . && mv "$tarball.tmp" "$tarball"
-	rm -rf "$build"
-	log "cached $(du -h "$tarball" | cut -f1) tree in $tarball ($((($(now_ms) - t0) / 1000)) s)"
-fi
-flock -u 9
-mkdir "$tree"
-tar --zstd -xf "$tarball" -C "$tree"
-chmod 755 "$tree"
+ns_unpack "$(ns_tree "$SUITE" "$PACKAGES")" "$tree"
 
 # ---- prepare the tree: the user, the binaries, the credentials
 chroot "$tree" useradd -m -u "$TESTER_UID" -s /bin/bash "$TESTER"
@@ -207,35 +109,9 @@ auth_url=$(cat "$work/url")
 minted() { grep -c ' issued token ' "$work/fake.log" || true; }
 
 # ---- boot
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-	cgroups=("/sys/fs/cgroup/ci-$machine") # unified hierarchy
-else
-	cgroups=("/sys/fs/cgroup/systemd/ci-$machine")
-	[[ -d /sys/fs/cgroup/unified ]] && cgroups+=("/sys/fs/cgroup/unified/ci-$machine") # hybrid
-fi
-for cg in "${cgroups[@]}"; do mkdir -p "$cg"; done
 log "booting $machine (systemd-nspawn -b)"
 t_boot=$(now_ms)
-(
-	for cg in "${cgroups[@]}"; do echo "$BASHPID" >"$cg/cgroup.procs"; done
-	exec systemd-nspawn -q -b -D "$tree" -M "$machine" --register=no --keep-unit --console=read-only
-) >"$work/console.log" 2>&1 </dev/null &
-nspawn_pid=$!
-find_pid1() {
-	local c children=()
-	read -ra children <"/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null || true # no final newline
-	for c in "${children[@]}"; do
-		[[ $(cat "/proc/$c/comm" 2>/dev/null) == systemd ]] && { pid1=$c; return 0; }
-	done
-	return 1
-}
-wait_for 30 find_pid1 || die "the container's systemd did not start: $(tail -n 20 "$work/console.log")"
-in_ct() { nsenter -t "$pid1" -a -- "$@"; }
-booted() { # the system bus may not be up yet: retry until systemctl gets an answer
-	state=$(timeout 20 nsenter -t "$pid1" -a -- systemctl is-system-running --wait 2>&1) || true
-	[[ $state == running || $state == degraded ]]
-}
-wait_for 60 booted || die "the container did not finish booting: $state"
+ns_boot "$machine" "$tree"
 in_ct loginctl enable-linger "$TESTER"
 wait_for 30 in_ct test -S "/run/user/$TESTER_UID/bus" || die "no user manager for $TESTER"
 log "booted in $(($(now_ms) - t_boot)) ms: $(in_ct systemctl --version | head -n1)"
@@ -412,11 +288,5 @@ else
 	fail "uninstall --purge revoked the token at the endpoint" "$out"
 fi
 
-total=$((($(now_ms) - t_start) / 1000))
-echo
-if ((failed)); then
-	printf 'systemd-test: failed: %s\n' "${failures[@]}"
-fi
-echo "systemd-test: took $total s under $(in_ct systemctl --version | head -n1)"
-echo "systemd-test: $passed passed, $failed failed"
-((failed == 0))
+log "under $(in_ct systemctl --version | head -n1)"
+ns_summary "$t_start"

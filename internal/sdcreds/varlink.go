@@ -163,18 +163,28 @@ func classify(err error, decrypting bool) error {
 	}
 	switch e.name {
 	case "org.varlink.service.MethodNotFound", "org.varlink.service.InterfaceNotFound", "io.systemd.Credentials.BadScope":
-		return fmt.Errorf("%w (%v)", ErrNoUserScope, e)
+		return fmt.Errorf("%w (%w)", ErrNoUserScope, e)
 	case "org.varlink.service.InvalidParameter":
 		if e.param == "scope" {
-			return fmt.Errorf("%w (%v)", ErrNoUserScope, e)
+			return fmt.Errorf("%w (%w)", ErrNoUserScope, e)
 		}
 	case "io.systemd.Credentials.BadFormat", "io.systemd.Credentials.NameMismatch",
 		"io.systemd.Credentials.TimeMismatch", "io.systemd.Credentials.NoSuchUser",
 		"org.varlink.service.PermissionDenied":
 		if decrypting {
-			return fmt.Errorf("%w (%v)", ErrBadCredential, e)
+			return fmt.Errorf("%w (%w)", ErrBadCredential, e)
 		}
-		return fmt.Errorf("%w (%v)", ErrNoUserScope, e)
+		return fmt.Errorf("%w (%w)", ErrNoUserScope, e)
 	}
 	return e
+}
+
+// ErrorName returns the Varlink error name inside err (e.g.
+// "io.systemd.Credentials.BadFormat"), or "" when there is none.
+func ErrorName(err error) string {
+	var e *varlinkError
+	if errors.As(err, &e) {
+		return e.name
+	}
+	return ""
 }

@@ -1,0 +1,140 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/sdcreds"
+)
+
+// UserCredentials is a read-only Secrets of systemd user-scoped encrypted credentials
+// (systemd >= 256, `systemd-creds --user`): for a server user without a Secret Service and
+// without root. Each secret is a file DIR/PROFILE.private-key.cred or
+// DIR/PROFILE.client-secret.cred holding a blob that only this uid on this machine can
+// decrypt, through systemd's io.systemd.Credentials Varlink service; the plaintext exists
+// only in this process's memory. `lwtoken-helperd setup` writes the files (SealUser).
+type UserCredentials struct {
+	Dir    string             // the directory of the .cred files
+	Client sdcreds.UserClient // zero value: systemd's socket
+}
+
+// ErrUndecryptable: a stored credential exists but does not decrypt for this user on this
+// machine (copied from another machine or user, a changed host key): fail closed, redo setup.
+var ErrUndecryptable = errors.New("credential does not decrypt for this user on this machine")
+
+// UserCredentialSuffix ends every file of a UserCredentials directory.
+const UserCredentialSuffix = ".cred"
+
+// Describe names the source and its directory.
+func (u *UserCredentials) Describe() string {
+	return "systemd user credentials (" + u.Dir + ")"
+}
+
+// credentialName maps a Secrets key to the credential's name (bound into the blob at
+// encryption): profile/P/private-key -> P.private-key. ok is false for other keys.
+func credentialName(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "profile/")
+	if !ok {
+		return "", false
+	}
+	profile, what, ok := strings.Cut(rest, "/")
+	if !ok || (what != "private-key" && what != "client-secret") || profile == "" || strings.ContainsAny(profile, `/\`) {
+		return "", false
+	}
+	return profile + "." + what, true
+}
+
+// Path is the file holding key's credential ("" for a key this source does not hold).
+func (u *UserCredentials) Path(key string) string {
+	name, ok := credentialName(key)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(u.Dir, name+UserCredentialSuffix)
+}
+
+// Get decrypts key's credential. It fails with ErrNotFound when there is no file for key,
+// with ErrUnavailable when systemd's credential service cannot be used (systemd < 256, no
+// socket), and with ErrUndecryptable, naming the file, when the blob does not decrypt for
+// this user here (copied from another machine or user, or a changed host key).
+func (u *UserCredentials) Get(ctx context.Context, key string) ([]byte, error) {
+	name, ok := credentialName(key)
+	if !ok {
+		return nil, fmt.Errorf("keystore: get %q: %w", key, ErrNotFound)
+	}
+	path := filepath.Join(u.Dir, name+UserCredentialSuffix)
+	blob, err := readSmall(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("keystore: get %q: %s: %w", key, path, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: get %q: %w: %w", key, ErrUnavailable, err)
+	}
+	plain, err := u.Client.Decrypt(ctx, name, blob)
+	switch {
+	case errors.Is(err, sdcreds.ErrBadCredential):
+		return nil, fmt.Errorf("keystore: get %q: %s: %w (systemd: %s)", key, path, ErrUndecryptable, sdcreds.ErrorName(err))
+	case err != nil:
+		return nil, fmt.Errorf("keystore: get %q: %w: %w", key, ErrUnavailable, err)
+	}
+	return plain, nil
+}
+
+// SealUser encrypts value for key as a user-scoped credential of the calling user and
+// writes it to DIR (created 0700) as a 0600 file, through a temporary file and a rename.
+// Only ciphertext touches the disk.
+func (u *UserCredentials) SealUser(ctx context.Context, key string, value []byte) error {
+	name, ok := credentialName(key)
+	if !ok {
+		return fmt.Errorf("keystore: set %q: not a secret key", key)
+	}
+	blob, err := u.Client.Encrypt(ctx, name, value)
+	if err != nil {
+		return fmt.Errorf("keystore: set %q: %w: %w", key, ErrUnavailable, err)
+	}
+	if err := os.MkdirAll(u.Dir, 0o700); err != nil {
+		return fmt.Errorf("keystore: set %q: %w", key, err)
+	}
+	f, err := os.CreateTemp(u.Dir, "."+name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("keystore: set %q: %w", key, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(append(blob, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(u.Dir, name+UserCredentialSuffix))
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: set %q: %w", key, err)
+	}
+	return nil
+}
+
+// readSmall reads a credential file of at most 1 MiB (systemd's own limit is lower).
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 1<<20 {
+		return nil, fmt.Errorf("%s is larger than 1 MiB", path)
+	}
+	return b, nil
+}
