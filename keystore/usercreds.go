@@ -18,7 +18,7 @@ import (
 // without root. Each secret is a file DIR/PROFILE.private-key.cred or
 // DIR/PROFILE.client-secret.cred holding a blob that only this uid on this machine can
 // decrypt, through systemd's io.systemd.Credentials Varlink service; the plaintext exists
-// only in this process's memory. `lwtoken-helperd setup` writes the files (SealUser).
+// only in this process's memory. `lwtoken-helperd setup` writes the files (Seal, Write).
 type UserCredentials struct {
 	Dir    string             // the directory of the .cred files
 	Client sdcreds.UserClient // zero value: systemd's socket
@@ -86,24 +86,34 @@ func (u *UserCredentials) Get(ctx context.Context, key string) ([]byte, error) {
 	return plain, nil
 }
 
-// SealUser encrypts value for key as a user-scoped credential of the calling user and
-// writes it to DIR (created 0700) as a 0600 file, through a temporary file and a rename.
-// Only ciphertext touches the disk.
-func (u *UserCredentials) SealUser(ctx context.Context, key string, value []byte) error {
+// Seal encrypts value for key as a user-scoped credential of the calling user and returns
+// the blob (nothing is written; see Write). It fails with ErrUnavailable when systemd's
+// user scope cannot be used here.
+func (u *UserCredentials) Seal(ctx context.Context, key string, value []byte) ([]byte, error) {
 	name, ok := credentialName(key)
 	if !ok {
-		return fmt.Errorf("keystore: set %q: not a secret key", key)
+		return nil, fmt.Errorf("keystore: seal %q: not a secret key", key)
 	}
 	blob, err := u.Client.Encrypt(ctx, name, value)
 	if err != nil {
-		return fmt.Errorf("keystore: set %q: %w: %w", key, ErrUnavailable, err)
+		return nil, fmt.Errorf("keystore: seal %q: %w: %w", key, ErrUnavailable, err)
+	}
+	return blob, nil
+}
+
+// Write stores a blob from Seal as DIR/NAME.cred (DIR created 0700, the file 0600) through
+// a temporary file and a rename: a reader sees the old credential or the new one.
+func (u *UserCredentials) Write(key string, blob []byte) error {
+	name, ok := credentialName(key)
+	if !ok {
+		return fmt.Errorf("keystore: write %q: not a secret key", key)
 	}
 	if err := os.MkdirAll(u.Dir, 0o700); err != nil {
-		return fmt.Errorf("keystore: set %q: %w", key, err)
+		return fmt.Errorf("keystore: write %q: %w", key, err)
 	}
 	f, err := os.CreateTemp(u.Dir, "."+name+".tmp*")
 	if err != nil {
-		return fmt.Errorf("keystore: set %q: %w", key, err)
+		return fmt.Errorf("keystore: write %q: %w", key, err)
 	}
 	defer os.Remove(f.Name())
 	_, err = f.Write(append(blob, '\n'))
@@ -117,9 +127,16 @@ func (u *UserCredentials) SealUser(ctx context.Context, key string, value []byte
 		err = os.Rename(f.Name(), filepath.Join(u.Dir, name+UserCredentialSuffix))
 	}
 	if err != nil {
-		return fmt.Errorf("keystore: set %q: %w", key, err)
+		return fmt.Errorf("keystore: write %q: %w", key, err)
 	}
 	return nil
+}
+
+// Has reports whether DIR holds any credential file: the daemon then reads its secrets
+// from here.
+func (u *UserCredentials) Has() bool {
+	m, _ := filepath.Glob(filepath.Join(u.Dir, "*"+UserCredentialSuffix))
+	return len(m) > 0
 }
 
 // readSmall reads a credential file of at most 1 MiB (systemd's own limit is lower).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -175,8 +176,30 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 	if o.sys != nil {
 		return finishSystemSetup(ctx, env, o, next, old != nil, keyPEM, cs)
 	}
+	// A profile kept as systemd user credentials stays there (setup_usercreds.go).
+	if userCredsFor(o.config).Has() {
+		code, done, why := setupUserCredentials(ctx, env, o, next, old != nil, keyPEM, cs, nil)
+		if done {
+			return code
+		}
+		errorf(env, "setup: %v", why)
+		hintf(env, "the profiles in %s need systemd's user credentials (systemd 256 or later)", userCredsFor(o.config).Dir)
+		return ExitNotConfigured
+	}
 	store := storeFor()
 	if err := writeSecrets(ctx, store, o.profile, keyPEM, cs); err != nil {
+		if errors.Is(err, keystore.ErrUnavailable) && runtime.GOOS == "linux" {
+			code, done, why := setupUserCredentials(ctx, env, o, next, old != nil, keyPEM, cs, err)
+			if done {
+				return code
+			}
+			errorf(env, "setup: %v", err)
+			hintf(env, "%s", keystore.Hint(err))
+			hintf(env, "no keyring here, and %v", why)
+			hintf(env, "on a server: `sudo %s setup --system-user USER ...` (systemd 250 or later), or secrets as files for `%s run --credentials-dir DIR`", prog, prog)
+			hintf(env, "nothing was changed: secrets are never written to a file in plaintext")
+			return ExitNotConfigured
+		}
 		errorf(env, "setup: %v", err)
 		if h := keystore.Hint(err); h != "" {
 			hintf(env, "%s", h)

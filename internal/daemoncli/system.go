@@ -301,3 +301,5 @@ func unitProps(ctx context.Context, unit string, props ...string) map[string]str
 	}
 	return m
 }
+
+func statFile(p string) (fs.FileInfo, error) { return os.Stat(p) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/sdcreds"
+	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
 // systemFixture points the --system-user layout at temporary directories and systemd-creds
@@ -262,5 +263,35 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 	}
 	if uid, _ := ownerOf(path); uid != 0 {
 		t.Errorf("%s is owned by uid %d, not root", path, uid)
+	}
+}
+
+// A user without a keyring where systemd has no user-scoped credentials (systemd < 256):
+// setup writes nothing and the error names the options.
+func TestSetupNoKeyringNoUserCredentials(t *testing.T) {
+	dir := t.TempDir()
+	m := keystore.NewMemory()
+	m.SetError(fmt.Errorf("%w: exec: \"dbus-launch\": executable file not found in $PATH", keystore.ErrUnavailable))
+	origStore, origUC := storeFor, userCredsFor
+	storeFor = func() keystore.Store { return m }
+	userCredsFor = func(cfg string) *keystore.UserCredentials {
+		return &keystore.UserCredentials{Dir: filepath.Join(filepath.Dir(cfg), "credentials"),
+			Client: sdcreds.UserClient{Socket: filepath.Join(dir, "no-varlink-here")}}
+	}
+	t.Cleanup(func() { storeFor, userCredsFor = origStore, origUC })
+	keyFile, _ := writeTestKey(t)
+	cfg := filepath.Join(dir, "cfg", "config.toml")
+	code, out, errs := svcRun(t, "secret\n", "setup", "--config", cfg, "--client-id", "c", "--service-account", "s@example.com",
+		"--scope", "bot", "--private-key-file", keyFile)
+	if code != ExitNotConfigured {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"keyring unavailable", "needs systemd 256 or later", "--system-user", "--credentials-dir", "nothing was changed"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(cfg)); err == nil {
+		t.Error("setup wrote something")
 	}
 }
