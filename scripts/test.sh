@@ -11,6 +11,8 @@ need=()
 command -v dbus-daemon >/dev/null || need+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
 command -v runuser >/dev/null || need+=(util-linux)
+# systemd-creds and systemd-analyze for the --system-user tests (internal/sdcreds, internal/daemoncli)
+command -v systemd-creds >/dev/null || need+=(systemd)
 # the real consumers e2e/consumers_test.go feeds tokens to (shells, prompts, completions, curl, jq, ...)
 for tool in curl jq tmux zsh fish python3; do command -v "$tool" >/dev/null || need+=("$tool"); done
 command -v node >/dev/null || need+=(nodejs)

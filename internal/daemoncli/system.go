@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -129,25 +128,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// credentialIDs lists the credentials stored for t, sorted: the ids of the *.cred files.
-func (t systemTarget) credentialIDs() ([]string, error) {
-	ents, err := os.ReadDir(t.credDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range ents {
-		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, credSuffix) && !strings.HasPrefix(n, ".") {
-			ids = append(ids, strings.TrimSuffix(n, credSuffix))
-		}
-	}
-	sort.Strings(ids)
-	return ids, nil
 }
 
 // credentialsDropIn renders 20-credentials.conf: one LoadCredentialEncrypted= with an
