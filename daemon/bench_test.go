@@ -100,7 +100,7 @@ func startBenchDaemon(tb testing.TB) *benchDaemon {
 
 	sock := filepath.Join(dir, "run", "sock")
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfg, Store: store, Logger: log})
+	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfg, Secrets: store, Tokens: store, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,10 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -17,28 +14,6 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
-	"github.com/lwtoken-helper/lwtoken-helper/keystore"
-)
-
-// Timing policy. One place owns renewal and retries (see hashicorp/vault's lifetime watcher).
-const (
-	// minServeTTL: a token is handed out only with at least this much life left.
-	minServeTTL = 10 * time.Second
-	// MaxTokenLifetime is the longest a LINE WORKS access token lives (the 24 h app setting);
-	// a --min-ttl at or above it can never be met.
-	MaxTokenLifetime   = 24 * time.Hour
-	renewMin, renewMax = 0.75, 0.85 // renew at this fraction of the lifetime, jittered
-	backoffBase        = time.Second
-	backoffCap         = 5 * time.Minute
-	rejectedRetry      = 15 * time.Minute // slow schedule after a non-retryable answer
-	maxRetryAfter      = time.Hour
-	// maxSleep caps every timer so that wall-clock time lost to a suspended machine is
-	// noticed within minutes even with no request (monotonic timers stop during suspend).
-	maxSleep      = 5 * time.Minute
-	fetchTimeout  = 30 * time.Second
-	keyringWindow = 10 * time.Second
-	// keyringProbeCap caps the interval between checks of a keyring that failed.
-	keyringProbeCap = time.Minute
 )
 
 // entry is the cache of one (profile, scope set).
@@ -86,44 +61,8 @@ type cachedToken struct {
 	seq       uint64 // order of minting in this process (0: read from the keyring); not stored
 }
 
-type storedToken struct {
-	V           int       `json:"v"`
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	Scope       string    `json:"scope"`
-	IssuedAt    time.Time `json:"issued_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	ClientID    string    `json:"client_id"`
-	AuthURL     string    `json:"auth_url"`
-}
-
-func (t *cachedToken) marshal() []byte {
-	b, _ := json.Marshal(storedToken{V: 1, AccessToken: t.Access.Reveal(), TokenType: t.TokenType, Scope: t.Scope,
-		IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.Expiry.UTC(), ClientID: t.ClientID, AuthURL: t.AuthURL})
-	return b
-}
-
-// parseStoredToken decodes a keyring copy; anything malformed or inconsistent is an error
-// (the caller then mints a new token and overwrites it).
-func parseStoredToken(b []byte) (*cachedToken, error) {
-	var s storedToken
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("stored token: %w", err)
-	}
-	if s.V != 1 || s.AccessToken == "" || s.ExpiresAt.IsZero() || !s.ExpiresAt.After(s.IssuedAt) {
-		return nil, errors.New("stored token: incomplete or inconsistent")
-	}
-	return &cachedToken{Access: secret.New(s.AccessToken), TokenType: s.TokenType, Scope: s.Scope,
-		IssuedAt: s.IssuedAt, Expiry: s.ExpiresAt, ClientID: s.ClientID, AuthURL: s.AuthURL}, nil
-}
-
-// credsCache is the last credentials read from the keyring for a profile, so that a
-// locked or vanished keyring does not stop renewals.
-type credsCache struct {
-	creds lwauth.Credentials
-}
-
-// broker owns the token cache: single flight per entry, renewal, backoff, persistence.
+// broker owns the token cache: single flight per entry, renewal, backoff, persistence
+// (timing.go holds the timing, persist.go the persistence, credentials.go the secrets).
 type broker struct {
 	d *Daemon
 
@@ -300,200 +239,6 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 	return t, nil
 }
 
-// loadStored reads the keyring copy of e's token. Any problem is logged and yields nil.
-// Only an answer of the keyring (a value or "not found") marks the copy as looked at: after
-// a locked or absent keyring the next fetch looks again.
-func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
-	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
-	defer cancel()
-	raw, err := b.d.store.Get(ctx, keystore.TokenKey(e.profile, e.scope))
-	if err != nil {
-		if !errors.Is(err, keystore.ErrNotFound) {
-			b.d.keyringStatus(err)
-			b.d.log.Warn("cannot read the stored token", "profile", e.profile, "scope", e.scope, "err", err)
-			return nil
-		}
-		e.mu.Lock()
-		e.loaded = true
-		e.mu.Unlock()
-		return nil
-	}
-	e.mu.Lock()
-	e.loaded = true
-	e.mu.Unlock()
-	b.d.keyringStatus(nil)
-	t, err := parseStoredToken(raw)
-	if err != nil {
-		b.d.log.Warn("ignoring the stored token", "profile", e.profile, "scope", e.scope, "err", err)
-		return nil
-	}
-	if t.ClientID != p.ClientID || t.AuthURL != p.AuthURLOrDefault() {
-		b.d.log.Info("ignoring a stored token of other credentials", "profile", e.profile)
-		return nil
-	}
-	b.d.log.Info("token loaded from keyring", "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint(),
-		"expires", t.Expiry.Format(time.RFC3339))
-	e.mu.Lock()
-	if e.saved == nil {
-		e.saved = t
-	}
-	e.mu.Unlock()
-	return t
-}
-
-// persist writes the token to the keyring as one item (one Set: a reader, or a daemon
-// restarted after kill -9, sees the old token or the new one, never a mix). A token minted
-// before the one already stored is not written (the order is the minting order, not the
-// wall clock, which may be stepped back). When the write fails, the token is kept as
-// e.unsaved and written again once the keyring answers (probeKeyring). It reports whether
-// the keyring holds t or a newer token.
-func (b *broker) persist(e *entry, t *cachedToken) bool {
-	e.saveMu.Lock()
-	defer e.saveMu.Unlock()
-	e.mu.Lock()
-	if s := e.saved; s != nil && t.seq <= s.seq {
-		if e.unsaved == t {
-			e.unsaved = nil
-		}
-		e.mu.Unlock()
-		return true
-	}
-	e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
-	defer cancel()
-	err := b.d.store.Set(ctx, keystore.TokenKey(e.profile, e.scope), t.marshal())
-	e.mu.Lock()
-	if err != nil {
-		if e.unsaved == nil || e.unsaved.seq <= t.seq {
-			e.unsaved = t
-		}
-	} else {
-		e.saved = t
-		if e.unsaved != nil && e.unsaved.seq <= t.seq {
-			e.unsaved = nil
-		}
-	}
-	e.mu.Unlock()
-	if err != nil {
-		b.d.log.Warn("cannot store the token in the keyring; keeping it in memory", "profile", e.profile, "err", err)
-		b.d.keyringStatus(err)
-		return false
-	}
-	b.d.keyringStatus(nil)
-	return true
-}
-
-// probeKeyring runs (from Daemon.keyringStatus's timer) after a keyring call failed, if
-// something waits on the keyring: a token whose write failed, a stored token that could
-// not be read, an entry that failed for want of the secrets. (With nothing waiting it does
-// not touch the keyring, which on a desktop may answer with an unlock prompt; the next
-// keyring call updates the status.) If the keyring answers again it writes those tokens,
-// looks again for the stored ones and retries those entries at once; a failure re-arms
-// the probe.
-func (b *broker) probeKeyring() {
-	b.mu.Lock()
-	es := make([]*entry, 0, len(b.entries))
-	for _, e := range b.entries {
-		es = append(es, e)
-	}
-	b.mu.Unlock()
-	waiting := false
-	for _, e := range es {
-		e.mu.Lock()
-		waiting = waiting || !e.closed && (e.unsaved != nil || (e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring) || (e.tok == nil && !e.loaded))
-		e.mu.Unlock()
-	}
-	if !waiting {
-		return
-	}
-	name := "default"
-	if names := b.d.config().Names(); len(names) > 0 {
-		name = names[0]
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
-	_, err := b.d.store.Get(ctx, keystore.ClientSecretKey(name))
-	cancel()
-	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
-		b.d.log.Debug("keyring still unavailable", "err", err)
-		b.d.keyringStatus(err)
-		return
-	}
-	b.d.keyringStatus(nil)
-	for _, e := range es {
-		e.mu.Lock()
-		t := e.unsaved
-		if e.closed {
-			t = nil
-		}
-		e.mu.Unlock()
-		if t != nil {
-			if !b.persist(e, t) {
-				return // persist re-armed the probe
-			}
-			b.d.log.Info("token stored in the keyring after it came back", "profile", e.profile, "scope", e.scope,
-				"fingerprint", t.Access.Fingerprint())
-		}
-	}
-	for _, e := range es {
-		e.mu.Lock()
-		switch {
-		case e.closed || e.call != nil:
-		case e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring:
-			e.nextAttempt = time.Time{}
-			b.startLocked(e, e.tok != nil)
-		case e.tok == nil && !e.loaded && e.lastErr == nil:
-			b.startLoadLocked(e)
-		}
-		e.mu.Unlock()
-	}
-	b.d.log.Info("keyring available again")
-}
-
-// credentials reads the profile's secrets from the keyring, falling back to the last good
-// copy in memory when the keyring is locked or gone.
-func (b *broker) credentials(ctx context.Context, profile string) (lwauth.Credentials, error) {
-	cr, err := b.readCredentials(ctx, profile)
-	if err == nil {
-		b.d.keyringStatus(nil)
-		b.mu.Lock()
-		b.creds[profile] = &credsCache{creds: cr}
-		b.mu.Unlock()
-		return cr, nil
-	}
-	if !errors.Is(err, keystore.ErrNotFound) {
-		b.d.keyringStatus(err)
-		b.mu.Lock()
-		c := b.creds[profile]
-		b.mu.Unlock()
-		if c != nil {
-			b.d.log.Warn("keyring unavailable; using the credentials held in memory", "profile", profile, "err", err)
-			return c.creds, nil
-		}
-	}
-	return lwauth.Credentials{}, err
-}
-
-func (b *broker) readCredentials(ctx context.Context, profile string) (lwauth.Credentials, error) {
-	p := b.d.profile(profile)
-	if p == nil {
-		return lwauth.Credentials{}, fmt.Errorf("profile %q: %w", profile, keystore.ErrNotFound)
-	}
-	keyPEM, err := b.d.store.Get(ctx, keystore.PrivateKeyKey(profile))
-	if err != nil {
-		return lwauth.Credentials{}, err
-	}
-	cs, err := b.d.store.Get(ctx, keystore.ClientSecretKey(profile))
-	if err != nil {
-		return lwauth.Credentials{}, err
-	}
-	key, err := lwauth.ParsePrivateKey(keyPEM)
-	if err != nil {
-		return lwauth.Credentials{}, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("the private key stored for profile %q is unusable: %v", profile, err), Err: err,
-			Hint: fmt.Sprintf("store it again with `lwtoken-helperd setup --profile %s --private-key-file FILE`", profile)}
-	}
-	return lwauth.Credentials{ClientID: p.ClientID, ServiceAccount: p.ServiceAccount, ClientSecret: secret.FromBytes(cs), PrivateKey: key}, nil
-}
-
 // finish records a fetch's outcome and schedules what comes next.
 func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 	e.mu.Lock()
@@ -529,49 +274,6 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 	c.tok, c.err = tok, err
 	e.call = nil
 	close(c.done)
-}
-
-// backoffDelay is capped exponential backoff with jitter: between half and all of
-// min(base*2^(n-1), cap), for n >= 1 failures and r in [0,1).
-func backoffDelay(base, cap time.Duration, failures int, r float64) time.Duration {
-	d := float64(base) * math.Pow(2, float64(min(max(failures, 1), 30)-1))
-	d = min(d, float64(cap))
-	return time.Duration(d * (0.5 + 0.5*r))
-}
-
-// scheduleLocked arms e's timer for wall-clock time at; every sleep is capped at maxSleep
-// and re-checked against the wall clock when it fires.
-func (b *broker) scheduleLocked(e *entry, at time.Time) {
-	if e.closed {
-		return
-	}
-	e.timerAt = at
-	d := min(max(at.Sub(b.d.now()), 0), maxSleep)
-	if e.timer == nil {
-		e.timer = time.AfterFunc(d, func() { b.tick(e) })
-		return
-	}
-	e.timer.Reset(d)
-}
-
-// tick runs when e's timer fires: renew or retry if due, else sleep again.
-func (b *broker) tick(e *entry) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed || e.call != nil {
-		return
-	}
-	now := b.d.now()
-	if now.Before(e.timerAt) {
-		b.scheduleLocked(e, e.timerAt)
-		return
-	}
-	if e.tok == nil && e.lastErr == nil {
-		return
-	}
-	// With no token yet (the keyring could not be read, or minting failed), look at the
-	// keyring copy first if it was never read.
-	b.startLocked(e, e.tok != nil)
 }
 
 // drop forgets entries whose profile changed or vanished (keep reports which stay).

@@ -25,10 +25,15 @@ import (
 
 // Options configure a Daemon. Zero values take the defaults documented per field.
 type Options struct {
-	SocketPath string         // required
-	ConfigPath string         // required; a missing file means no profiles yet
-	Store      keystore.Store // required
-	Logger     *slog.Logger   // nil: discard
+	SocketPath string // required
+	ConfigPath string // required; a missing file means no profiles yet
+	// Secrets is where the profiles' private keys and client secrets are read from
+	// (required). The daemon never writes there.
+	Secrets keystore.Secrets
+	// Tokens is where minted tokens are kept across restarts; nil: in memory only (a
+	// restarted daemon then mints anew). It never receives a private key or client secret.
+	Tokens     keystore.TokenCache
+	Logger     *slog.Logger // nil: discard
 	Now        func() time.Time
 	Rand       func() float64 // in [0,1), for jitter; nil: math/rand/v2
 	HTTPClient *http.Client   // for LINE WORKS; nil: lwauth's default
@@ -49,7 +54,8 @@ type Options struct {
 type Daemon struct {
 	opts       Options
 	log        *slog.Logger
-	store      keystore.Store
+	secrets    keystore.Secrets
+	store      *tokenStore // the token cache, as the daemon sees it (see tokenStore)
 	now        func() time.Time
 	rand       func() float64
 	httpClient *http.Client
@@ -77,12 +83,15 @@ type Daemon struct {
 // daemon then answers "not configured" until setup writes one and it is reloaded); an
 // invalid one is.
 func New(opts Options) (*Daemon, error) {
-	if opts.SocketPath == "" || opts.ConfigPath == "" || opts.Store == nil {
-		return nil, errors.New("daemon: socket path, config path and store are required")
+	if opts.SocketPath == "" || opts.ConfigPath == "" || opts.Secrets == nil {
+		return nil, errors.New("daemon: socket path, config path and secrets are required")
+	}
+	if opts.Tokens == nil {
+		opts.Tokens = keystore.NewMemory()
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, now: opts.Now, rand: opts.Rand,
-		httpClient: opts.HTTPClient, uid: os.Getuid()}
-	d.store = newTokenStore(d, opts.Store) // index of stored tokens; drops writes of revoked ones
+		httpClient: opts.HTTPClient, uid: os.Getuid(), secrets: opts.Secrets}
+	d.store = newTokenStore(d, opts.Tokens) // index of stored tokens; drops writes of revoked ones
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -257,7 +266,8 @@ func (d *Daemon) Serve() error {
 	if d.ln == nil {
 		return errors.New("daemon: Serve before Listen")
 	}
-	d.log.Info("listening", "socket", d.opts.SocketPath, "config", d.opts.ConfigPath, "profiles", len(d.config().Profiles))
+	d.log.Info("listening", "socket", d.opts.SocketPath, "config", d.opts.ConfigPath, "profiles", len(d.config().Profiles),
+		"secrets", d.secrets.Describe(), "token_cache", d.store.Describe())
 	err := d.srv.Serve(&peerListener{UnixListener: d.ln, d: d, sem: make(chan struct{}, d.opts.MaxConns), conns: map[*slot]struct{}{}})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

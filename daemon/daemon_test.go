@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,16 +66,20 @@ type harness struct {
 	served chan error
 	// slowGets delays every keyring read, to widen races with the preload.
 	slowGets time.Duration
+	// tokens, when set, is the token cache, apart from the secret source store; with
+	// memTokens the daemon gets none (nil: tokens in memory only).
+	tokens    keystore.TokenCache
+	memTokens bool
 }
 
 type slowStore struct {
-	keystore.Store
+	keystore.TokenCache
 	delay time.Duration
 }
 
 func (s slowStore) Get(ctx context.Context, key string) ([]byte, error) {
 	time.Sleep(s.delay)
-	return s.Store.Get(ctx, key)
+	return s.TokenCache.Get(ctx, key)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -117,11 +122,18 @@ func (h *harness) start() { h.startWith(true) }
 // first requests, as in `lwtoken-helperd run`.
 func (h *harness) startWith(syncPreload bool) {
 	h.t.Helper()
-	var store keystore.Store = h.store
+	var store keystore.TokenCache = h.store
 	if h.slowGets > 0 {
 		store = slowStore{h.store, h.slowGets}
 	}
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: store, Now: h.clock.Now,
+	tokens := store
+	switch {
+	case h.memTokens:
+		tokens = nil
+	case h.tokens != nil:
+		tokens = h.tokens
+	}
+	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: store, Tokens: tokens, Now: h.clock.Now,
 		Rand: func() float64 { return 0.5 }})
 	if err != nil {
 		h.t.Fatal(err)
@@ -536,7 +548,7 @@ func rawRequest(t *testing.T, sock, req string) int {
 
 func TestSecondDaemonRefusedAndStaleSocketReplaced(t *testing.T) {
 	h := newHarness(t)
-	d2, _ := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: h.store})
+	d2, _ := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store})
 	if err := d2.Listen(); !errors.Is(err, ErrAlreadyRunning) {
 		t.Fatalf("second daemon: %v", err)
 	}
@@ -551,4 +563,75 @@ func TestSecondDaemonRefusedAndStaleSocketReplaced(t *testing.T) {
 	l.Close()
 	h.start()
 	h.mustGet(client.TokenRequest{})
+}
+
+// namedCache is a token cache with its own name, to tell it from the secret source.
+type namedCache struct {
+	keystore.TokenCache
+	name string
+}
+
+func (n namedCache) Describe() string { return n.name }
+
+// Secrets are only read from the secret source; tokens (and their index) go only to the
+// token cache, which is what a restarted daemon serves from; status names both.
+func TestSecretSourceAndTokenCacheApart(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	cache := keystore.NewMemory()
+	h.tokens = namedCache{cache, "test cache"}
+	h.start()
+	_, setsBefore, delsBefore := h.store.Calls()
+	h.mustGet(client.TokenRequest{})
+	if _, sets, dels := h.store.Calls(); sets != setsBefore || dels != delsBefore {
+		t.Fatalf("the daemon wrote to the secret source: %d sets, %d deletes", sets-setsBefore, dels-delsBefore)
+	}
+	if got := h.store.Keys(); !slices.Equal(got, []string{keystore.ClientSecretKey("default"), keystore.PrivateKeyKey("default")}) {
+		t.Fatalf("secret source holds %q", got)
+	}
+	keys := cache.Keys()
+	if !slices.Contains(keys, keystore.TokenKey("default", "bot user.read")) {
+		t.Fatalf("token cache holds %q, not the token", keys)
+	}
+	for _, k := range keys {
+		if k == keystore.PrivateKeyKey("default") || k == keystore.ClientSecretKey("default") {
+			t.Fatalf("token cache holds a secret: %q", keys)
+		}
+	}
+	st, err := h.c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SecretSource != "memory" || st.TokenCache != "test cache" {
+		t.Fatalf("status: secret_source %q, token_cache %q", st.SecretSource, st.TokenCache)
+	}
+	h.stop()
+	h.start()
+	h.mustGet(client.TokenRequest{})
+	if got := h.fake.TokenRequests(); got != 1 {
+		t.Fatalf("a restart with the same token cache minted again: %d requests", got)
+	}
+}
+
+// Without a token cache, tokens live in memory only: a restarted daemon mints anew.
+func TestNoTokenCacheKeepsTokensInMemory(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.memTokens = true
+	h.start()
+	_, setsBefore, _ := h.store.Calls()
+	h.mustGet(client.TokenRequest{})
+	if _, sets, _ := h.store.Calls(); sets != setsBefore {
+		t.Fatalf("the daemon wrote %d items to the secret source", sets-setsBefore)
+	}
+	st, err := h.c.Status(context.Background())
+	if err != nil || st.TokenCache != "memory" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	h.stop()
+	h.start()
+	h.mustGet(client.TokenRequest{})
+	if got := h.fake.TokenRequests(); got != 2 {
+		t.Fatalf("token requests after a restart with no cache: %d, want 2", got)
+	}
 }

@@ -27,7 +27,7 @@ import (
 func (h *harness) restartWith(tweak func(*Options)) {
 	h.t.Helper()
 	h.stop()
-	opts := Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: h.store, Now: h.clock.Now, Rand: func() float64 { return 0.5 }}
+	opts := Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now, Rand: func() float64 { return 0.5 }}
 	tweak(&opts)
 	d, err := New(opts)
 	if err != nil {

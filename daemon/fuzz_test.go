@@ -44,7 +44,7 @@ func fuzzDaemon(f *testing.F) (*Daemon, *lwauthtest.Server, []byte) {
 		store.Set(context.Background(), keystore.PrivateKeyKey(p), keyPEM)
 		store.Set(context.Background(), keystore.ClientSecretKey(p), []byte(cs))
 	}
-	d, err := New(Options{SocketPath: filepath.Join(dir, "sock"), ConfigPath: cfg, Store: store, UpstreamTimeout: 5 * time.Second})
+	d, err := New(Options{SocketPath: filepath.Join(dir, "sock"), ConfigPath: cfg, Secrets: store, Tokens: store, UpstreamTimeout: 5 * time.Second})
 	if err != nil {
 		f.Fatal(err)
 	}

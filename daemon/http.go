@@ -196,7 +196,8 @@ func resolveScopes(name string, p *config.Profile, asked string) ([]string, *Err
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	cfg := d.config()
 	st := wire.Status{Version: wire.Version, PID: os.Getpid(), Socket: d.opts.SocketPath, Config: d.opts.ConfigPath,
-		Now: d.now().UTC(), Keyring: "ok", Entries: d.broker.status(), Profiles: cfg.Names(), Default: cfg.Default()}
+		Now: d.now().UTC(), Keyring: "ok", Entries: d.broker.status(), Profiles: cfg.Names(), Default: cfg.Default(),
+		SecretSource: d.secrets.Describe(), TokenCache: d.store.Describe()}
 	d.keyMu.Lock()
 	if d.keyErr != nil {
 		st.Keyring = d.keyErr.Error()

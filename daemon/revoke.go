@@ -81,7 +81,7 @@ func storedScopes(ctx context.Context, store keystore.Store, profile string, p *
 //     flight when `setup --delete` removed it) and of a revoked token (a renewal or a
 //     retried write racing `revoke`), and reads a revoked token as absent.
 type tokenStore struct {
-	keystore.Store
+	keystore.TokenCache
 	d *Daemon
 
 	mu      sync.Mutex
@@ -90,8 +90,8 @@ type tokenStore struct {
 	revoked map[[sha256.Size]byte]bool
 }
 
-func newTokenStore(d *Daemon, s keystore.Store) *tokenStore {
-	return &tokenStore{Store: s, d: d, indexed: map[string]bool{}, revoked: map[[sha256.Size]byte]bool{}}
+func newTokenStore(d *Daemon, s keystore.TokenCache) *tokenStore {
+	return &tokenStore{TokenCache: s, d: d, indexed: map[string]bool{}, revoked: map[[sha256.Size]byte]bool{}}
 }
 
 func (s *tokenStore) markRevoked(v secret.Value) {
@@ -110,7 +110,7 @@ func (s *tokenStore) isRevoked(v secret.Value) bool {
 }
 
 func (s *tokenStore) Get(ctx context.Context, key string) ([]byte, error) {
-	raw, err := s.Store.Get(ctx, key)
+	raw, err := s.TokenCache.Get(ctx, key)
 	if err != nil {
 		return raw, err
 	}
@@ -125,7 +125,7 @@ func (s *tokenStore) Get(ctx context.Context, key string) ([]byte, error) {
 func (s *tokenStore) Set(ctx context.Context, key string, value []byte) error {
 	profile, scope, ok := parseTokenKey(key)
 	if !ok {
-		return s.Store.Set(ctx, key, value)
+		return s.TokenCache.Set(ctx, key, value)
 	}
 	if s.d.profile(profile) == nil {
 		s.d.log.Info("not storing a token of a profile that is no longer configured", "profile", profile)
@@ -135,7 +135,7 @@ func (s *tokenStore) Set(ctx context.Context, key string, value []byte) error {
 		s.d.log.Info("not storing a revoked token", "profile", profile, "fingerprint", t.Access.Fingerprint())
 		return nil
 	}
-	if err := s.Store.Set(ctx, key, value); err != nil {
+	if err := s.TokenCache.Set(ctx, key, value); err != nil {
 		return err
 	}
 	s.index(ctx, profile, scope)
@@ -155,7 +155,7 @@ func (s *tokenStore) index(ctx context.Context, profile, scope string) {
 	if s.indexed[k] {
 		return
 	}
-	scopes, err := readIndex(ctx, s.Store, profile)
+	scopes, err := readIndex(ctx, s.TokenCache, profile)
 	if err != nil {
 		s.d.log.Debug("cannot read the token index", "profile", profile, "err", err)
 		return // never overwrite an index that could not be read
@@ -166,7 +166,7 @@ func (s *tokenStore) index(ctx context.Context, profile, scope string) {
 			scopes = scopes[len(scopes)-maxIndexed:]
 		}
 		b, _ := json.Marshal(tokenIndex{V: 1, Scopes: scopes})
-		if err := s.Store.Set(ctx, tokenIndexKey(profile), b); err != nil {
+		if err := s.TokenCache.Set(ctx, tokenIndexKey(profile), b); err != nil {
 			s.d.log.Debug("cannot write the token index", "profile", profile, "err", err)
 			return
 		}
@@ -332,10 +332,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 		}
 	}
 	// The keyring as it is: the daemon's view hides revoked tokens, which must go too.
-	raw := d.store
-	if ts, ok := d.store.(*tokenStore); ok {
-		raw = ts.Store
-	}
+	raw := d.store.TokenCache
 	scopes, kerr := storedScopes(ctx, raw, profile, p, entryScopes...)
 	kerr = cmp.Or(kerr, collectStored(ctx, raw, profile, scopes, &cs))
 	list := cs.list()
@@ -378,9 +375,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 			d.log.Warn("dropping a stored token of other credentials without revoking it", "profile", profile, "fingerprint", fp)
 			res.Skipped++
 		}
-		if ts, ok := d.store.(*tokenStore); ok {
-			ts.markRevoked(c.tok.Access)
-		}
+		d.store.markRevoked(c.tok.Access)
 		for _, e := range c.entries {
 			e.mu.Lock()
 			if e.tok != nil && e.tok.Access.Equal(c.tok.Access) {

@@ -70,7 +70,7 @@ func restartLogged(h *harness, jsonLog bool, tweak func(*Daemon)) *logBuf {
 	if jsonLog {
 		hd = slog.NewJSONHandler(lb, opts)
 	}
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: h.store, Now: h.clock.Now,
+	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now,
 		Rand: func() float64 { return 0.5 }, Logger: slog.New(hd)})
 	if err != nil {
 		h.t.Fatal(err)
@@ -176,7 +176,7 @@ func TestSocketDirectoryRefusals(t *testing.T) {
 			}
 			before := entries()
 			_, err := listenSocket(sock)
-			d, nerr := New(Options{SocketPath: sock, ConfigPath: filepath.Join(base, "none.toml"), Store: keystore.NewMemory()})
+			d, nerr := New(Options{SocketPath: sock, ConfigPath: filepath.Join(base, "none.toml"), Secrets: keystore.NewMemory(), Tokens: keystore.NewMemory()})
 			if nerr != nil {
 				t.Fatal(nerr)
 			}
@@ -226,7 +226,7 @@ func TestConcurrentStartsOnADeadSocket(t *testing.T) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range n {
-			d, err := New(Options{SocketPath: sock, ConfigPath: filepath.Join(base, "none.toml"), Store: keystore.NewMemory()})
+			d, err := New(Options{SocketPath: sock, ConfigPath: filepath.Join(base, "none.toml"), Secrets: keystore.NewMemory(), Tokens: keystore.NewMemory()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -43,7 +43,7 @@ func (l *statusLog) last() string {
 func startWatched(t *testing.T, h *harness) (*statusLog, func()) {
 	t.Helper()
 	h.stop()
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Store: h.store, Now: h.clock.Now,
+	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now,
 		Rand: func() float64 { return 0.5 }})
 	if err != nil {
 		t.Fatal(err)

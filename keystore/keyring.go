@@ -43,7 +43,27 @@ type Keyring struct {
 	slots   chan struct{} // nil means the process-wide pending
 }
 
-var _ Store = (*Keyring)(nil)
+var (
+	_ Store      = (*Keyring)(nil)
+	_ Secrets    = (*Keyring)(nil)
+	_ TokenCache = (*Keyring)(nil)
+)
+
+// Describe names the keyring for status and doctor: "os keyring (secret service)" on Linux,
+// and the platform's own keyring elsewhere.
+func (k *Keyring) Describe() string {
+	return "os keyring (" + keyringName(runtime.GOOS) + ")"
+}
+
+func keyringName(goos string) string {
+	switch goos {
+	case "darwin", "ios":
+		return "macos keychain"
+	case "windows":
+		return "windows credential manager"
+	}
+	return "secret service"
+}
 
 // backend is the part of go-keyring's API Keyring uses.
 type backend interface {

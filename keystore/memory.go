@@ -8,7 +8,8 @@ import (
 	"sync"
 )
 
-// Memory is an in-process Store for tests. It copies values in and out, is safe for
+// Memory is an in-process Store for tests, and a TokenCache that keeps tokens only as long
+// as the process lives (Describe: "memory"). It copies values in and out, is safe for
 // concurrent use, and its errors read like Keyring's ("keystore: get \"KEY\": ..."), wrapping
 // the same sentinels: ErrNotFound for a missing key, ErrTimeout when ctx is already done, and
 // whatever SetError injected. The zero value is ready to use.
@@ -19,7 +20,14 @@ type Memory struct {
 	gets, sets, deletes int
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store      = (*Memory)(nil)
+	_ Secrets    = (*Memory)(nil)
+	_ TokenCache = (*Memory)(nil)
+)
+
+// Describe returns "memory".
+func (m *Memory) Describe() string { return "memory" }
 
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory { return &Memory{} }

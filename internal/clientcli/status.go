@@ -35,8 +35,12 @@ func runStatus(ctx context.Context, env *Env, args []string) int {
 		enc.Encode(st)
 		return ExitOK
 	}
-	fmt.Fprintf(env.Stdout, "daemon pid %d, socket %s\nconfig %s (default profile %q, %d profiles)\nkeyring: %s\n\n",
+	fmt.Fprintf(env.Stdout, "daemon pid %d, socket %s\nconfig %s (default profile %q, %d profiles)\nkeyring: %s\n",
 		st.PID, st.Socket, st.Config, st.Default, len(st.Profiles), st.Keyring)
+	if st.SecretSource != "" {
+		fmt.Fprintf(env.Stdout, "secrets from %s; tokens cached in %s\n", st.SecretSource, st.TokenCache)
+	}
+	fmt.Fprintln(env.Stdout)
 	if len(st.Entries) == 0 {
 		fmt.Fprintln(env.Stdout, "no tokens yet (the first `get` mints one)")
 		return ExitOK

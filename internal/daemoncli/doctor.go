@@ -73,7 +73,8 @@ type doctor struct {
 	uid        int
 	cfgPath    string
 	socket     string
-	store      keystore.Store
+	secrets    keystore.Secrets    // where the daemon started here would read secrets
+	tokens     keystore.TokenCache // where it would cache tokens
 	httpClient *http.Client
 	now        func() time.Time
 	service    func(ctx context.Context) serviceInfo
@@ -116,12 +117,18 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 	if o.socket == "" {
 		o.socket = wire.DefaultSocketPath()
 	}
+	st, err := chooseStores(env)
+	if err != nil {
+		errorf(env, "doctor: %v", err)
+		return ExitError
+	}
 	d := &doctor{
 		getenv:  env.Getenv,
 		uid:     os.Getuid(),
 		cfgPath: o.config,
 		socket:  o.socket,
-		store:   storeFor(),
+		secrets: st.secrets,
+		tokens:  st.tokens,
 		httpClient: &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:     time.Now,
@@ -145,7 +152,7 @@ func queryServiceInfo(ctx context.Context) serviceInfo {
 func (d *doctor) run(ctx context.Context, env *Env) int {
 	counts := map[checkLevel]int{}
 	for _, check := range []func(context.Context) []checkResult{
-		d.checkConfig, d.checkKeyring, d.checkSecrets, d.checkSocket, d.checkDaemon, d.checkService, d.checkEndpoint, d.checkClock,
+		d.checkConfig, d.checkStores, d.checkKeyring, d.checkSecrets, d.checkSocket, d.checkDaemon, d.checkService, d.checkEndpoint, d.checkClock,
 	} {
 		for _, r := range check(ctx) {
 			counts[r.level]++
@@ -191,12 +198,23 @@ func (d *doctor) checkConfig(context.Context) []checkResult {
 		"set default_profile in the config, or `"+prog+" setup --profile NAME --default`; until then clients must pass --profile")
 }
 
-// ---- keyring and secrets
+// ---- secret source, token cache, keyring and secrets
+
+// checkStores says where a daemon started here reads secrets from and caches tokens, and
+// where the running daemon does, when that differs.
+func (d *doctor) checkStores(ctx context.Context) []checkResult {
+	msg := "secrets from " + d.secrets.Describe() + "; tokens cached in " + d.tokens.Describe()
+	if st := d.daemonStatus(ctx); st != nil && st.SecretSource != "" &&
+		(st.SecretSource != d.secrets.Describe() || st.TokenCache != d.tokens.Describe()) {
+		msg += "; the running daemon: secrets from " + st.SecretSource + ", tokens cached in " + st.TokenCache
+	}
+	return d.one("stores", levelOK, msg, "")
+}
 
 func (d *doctor) checkKeyring(ctx context.Context) []checkResult {
 	cctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	_, err := d.store.Get(cctx, doctorProbeKey)
+	_, err := d.secrets.Get(cctx, doctorProbeKey)
 	if err == nil || errors.Is(err, keystore.ErrNotFound) {
 		return d.one("keyring", levelOK, "reachable and unlocked", "")
 	}
@@ -230,7 +248,7 @@ func (d *doctor) checkProfileSecrets(ctx context.Context, name string) checkResu
 	get := func(key string) ([]byte, error) {
 		cctx, cancel := context.WithTimeout(ctx, d.timeout)
 		defer cancel()
-		return d.store.Get(cctx, key)
+		return d.secrets.Get(cctx, key)
 	}
 	keyPEM, err := get(keystore.PrivateKeyKey(name))
 	switch {

@@ -98,7 +98,8 @@ func newDocFixture(t *testing.T) *docFixture {
 		uid:        os.Getuid(),
 		cfgPath:    cfg,
 		socket:     sock,
-		store:      f.store,
+		secrets:    f.store,
+		tokens:     f.store,
 		httpClient: &http.Client{Timeout: 5 * time.Second},
 		now:        time.Now,
 		timeout:    2 * time.Second,
@@ -175,14 +176,28 @@ func TestDoctorAllGood(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	for _, name := range []string{"config", "keyring", "secrets", "socket", "daemon", "service", "endpoint", "clock"} {
+	for _, name := range []string{"config", "stores", "keyring", "secrets", "socket", "daemon", "service", "endpoint", "clock"} {
 		want(t, lines, name, "ok")
+	}
+	want(t, lines, "stores", "ok", "secrets from memory; tokens cached in memory")
+	if strings.Contains(lines["stores"], "running daemon") {
+		t.Fatalf("stores: %q mentions the daemon, whose choice is the same", lines["stores"])
 	}
 	want(t, lines, "secrets", "ok", "profile default: private key (RSA-2048) and client secret present")
 	want(t, lines, "daemon", "ok", "pid 4242 answers", "(1 token valid)")
-	if !strings.Contains(out, "lwtoken-helperd doctor: 8 ok, 0 warnings, 0 failed") {
+	if !strings.Contains(out, "lwtoken-helperd doctor: 9 ok, 0 warnings, 0 failed") {
 		t.Fatalf("summary:\n%s", out)
 	}
+}
+
+// A daemon started elsewhere (another environment) may read its secrets from another
+// source: doctor says which.
+func TestDoctorStoresOfTheDaemon(t *testing.T) {
+	f := newDocFixture(t)
+	f.status.SecretSource, f.status.TokenCache = "files in /run/secrets/lineworks", "kernel keyring"
+	_, lines, _ := f.run(t)
+	want(t, lines, "stores", "ok", "secrets from memory; tokens cached in memory",
+		"the running daemon: secrets from files in /run/secrets/lineworks, tokens cached in kernel keyring")
 }
 
 func TestDoctorConfig(t *testing.T) {

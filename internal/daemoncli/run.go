@@ -13,7 +13,6 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
-	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
 // EnvUpstreamTimeout is the environment twin of run --upstream-timeout.
@@ -82,9 +81,14 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	} else if err := daemon.Harden(); err != nil {
 		log.Warn("process hardening incomplete", "err", err)
 	}
+	st, err := chooseStores(env)
+	if err != nil {
+		errorf(env, "run: %v", err)
+		return ExitNotConfigured
+	}
 	backoffBase, backoffCap := testBackoff()
 	readHeader, readWhole := testReadTimeouts()
-	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Store: &keystore.Keyring{},
+	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Secrets: st.secrets, Tokens: st.tokens,
 		Logger: log, Now: testClock(), UpstreamTimeout: o.upstreamTimeout, BackoffBase: backoffBase, BackoffCap: backoffCap,
 		ReadHeaderTimeout: readHeader, ReadTimeout: readWhole})
 	if err != nil {

@@ -289,7 +289,7 @@ func svcStore(t *testing.T) *keystore.Memory {
 
 // svcDaemon starts a real daemon (memory keystore, the given config file) on a socket in a
 // fresh directory and points LWTOKEN_HELPER_SOCKET at it.
-func svcDaemon(t *testing.T, cfgPath string, store keystore.Store) (*daemon.Daemon, string) {
+func svcDaemon(t *testing.T, cfgPath string, store *keystore.Memory) (*daemon.Daemon, string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lwsvc")
 	if err != nil {
@@ -297,7 +297,7 @@ func svcDaemon(t *testing.T, cfgPath string, store keystore.Store) (*daemon.Daem
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "s", "sock")
-	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfgPath, Store: store})
+	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfgPath, Secrets: store, Tokens: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func Start(profiles ...string) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
-	d, err := daemon.New(daemon.Options{SocketPath: e.Socket, ConfigPath: cfgPath, Store: e.Store, Now: e.Now})
+	d, err := daemon.New(daemon.Options{SocketPath: e.Socket, ConfigPath: cfgPath, Secrets: e.Store, Tokens: e.Store, Now: e.Now})
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -58,6 +58,12 @@ type Status struct {
 	Entries  []EntryStatus `json:"entries"`
 	Profiles []string      `json:"profiles"`
 	Default  string        `json:"default_profile"`
+
+	// SecretSource and TokenCache name where the daemon reads the profiles' secrets from
+	// and where it caches tokens (keystore's Describe), e.g. "os keyring (secret service)",
+	// "files in /run/secrets/lineworks", "kernel keyring", "memory".
+	SecretSource string `json:"secret_source,omitempty"`
+	TokenCache   string `json:"token_cache,omitempty"`
 }
 
 // EntryStatus is the state of one cached token: one (profile, scope set).

@@ -1,0 +1,198 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+)
+
+// This file holds the token cache's persistence: the stored form of a token, reading it
+// back at start, writing each new one, and retrying writes once a failing cache answers.
+
+// storedToken is the form of a cachedToken in the token cache (JSON, one item per entry).
+type storedToken struct {
+	V           int       `json:"v"`
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	Scope       string    `json:"scope"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	ClientID    string    `json:"client_id"`
+	AuthURL     string    `json:"auth_url"`
+}
+
+func (t *cachedToken) marshal() []byte {
+	b, _ := json.Marshal(storedToken{V: 1, AccessToken: t.Access.Reveal(), TokenType: t.TokenType, Scope: t.Scope,
+		IssuedAt: t.IssuedAt.UTC(), ExpiresAt: t.Expiry.UTC(), ClientID: t.ClientID, AuthURL: t.AuthURL})
+	return b
+}
+
+// parseStoredToken decodes a keyring copy; anything malformed or inconsistent is an error
+// (the caller then mints a new token and overwrites it).
+func parseStoredToken(b []byte) (*cachedToken, error) {
+	var s storedToken
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("stored token: %w", err)
+	}
+	if s.V != 1 || s.AccessToken == "" || s.ExpiresAt.IsZero() || !s.ExpiresAt.After(s.IssuedAt) {
+		return nil, errors.New("stored token: incomplete or inconsistent")
+	}
+	return &cachedToken{Access: secret.New(s.AccessToken), TokenType: s.TokenType, Scope: s.Scope,
+		IssuedAt: s.IssuedAt, Expiry: s.ExpiresAt, ClientID: s.ClientID, AuthURL: s.AuthURL}, nil
+}
+
+// loadStored reads the keyring copy of e's token. Any problem is logged and yields nil.
+// Only an answer of the keyring (a value or "not found") marks the copy as looked at: after
+// a locked or absent keyring the next fetch looks again.
+func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
+	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+	defer cancel()
+	raw, err := b.d.store.Get(ctx, keystore.TokenKey(e.profile, e.scope))
+	if err != nil {
+		if !errors.Is(err, keystore.ErrNotFound) {
+			b.d.keyringStatus(err)
+			b.d.log.Warn("cannot read the stored token", "profile", e.profile, "scope", e.scope, "err", err)
+			return nil
+		}
+		e.mu.Lock()
+		e.loaded = true
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Lock()
+	e.loaded = true
+	e.mu.Unlock()
+	b.d.keyringStatus(nil)
+	t, err := parseStoredToken(raw)
+	if err != nil {
+		b.d.log.Warn("ignoring the stored token", "profile", e.profile, "scope", e.scope, "err", err)
+		return nil
+	}
+	if t.ClientID != p.ClientID || t.AuthURL != p.AuthURLOrDefault() {
+		b.d.log.Info("ignoring a stored token of other credentials", "profile", e.profile)
+		return nil
+	}
+	b.d.log.Info("token loaded from keyring", "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint(),
+		"expires", t.Expiry.Format(time.RFC3339))
+	e.mu.Lock()
+	if e.saved == nil {
+		e.saved = t
+	}
+	e.mu.Unlock()
+	return t
+}
+
+// persist writes the token to the keyring as one item (one Set: a reader, or a daemon
+// restarted after kill -9, sees the old token or the new one, never a mix). A token minted
+// before the one already stored is not written (the order is the minting order, not the
+// wall clock, which may be stepped back). When the write fails, the token is kept as
+// e.unsaved and written again once the keyring answers (probeKeyring). It reports whether
+// the keyring holds t or a newer token.
+func (b *broker) persist(e *entry, t *cachedToken) bool {
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	e.mu.Lock()
+	if s := e.saved; s != nil && t.seq <= s.seq {
+		if e.unsaved == t {
+			e.unsaved = nil
+		}
+		e.mu.Unlock()
+		return true
+	}
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+	defer cancel()
+	err := b.d.store.Set(ctx, keystore.TokenKey(e.profile, e.scope), t.marshal())
+	e.mu.Lock()
+	if err != nil {
+		if e.unsaved == nil || e.unsaved.seq <= t.seq {
+			e.unsaved = t
+		}
+	} else {
+		e.saved = t
+		if e.unsaved != nil && e.unsaved.seq <= t.seq {
+			e.unsaved = nil
+		}
+	}
+	e.mu.Unlock()
+	if err != nil {
+		b.d.log.Warn("cannot store the token in the keyring; keeping it in memory", "profile", e.profile, "err", err)
+		b.d.keyringStatus(err)
+		return false
+	}
+	b.d.keyringStatus(nil)
+	return true
+}
+
+// probeKeyring runs (from Daemon.keyringStatus's timer) after a keyring call failed, if
+// something waits on the keyring: a token whose write failed, a stored token that could
+// not be read, an entry that failed for want of the secrets. (With nothing waiting it does
+// not touch the keyring, which on a desktop may answer with an unlock prompt; the next
+// keyring call updates the status.) If the keyring answers again it writes those tokens,
+// looks again for the stored ones and retries those entries at once; a failure re-arms
+// the probe.
+func (b *broker) probeKeyring() {
+	b.mu.Lock()
+	es := make([]*entry, 0, len(b.entries))
+	for _, e := range b.entries {
+		es = append(es, e)
+	}
+	b.mu.Unlock()
+	waiting := false
+	for _, e := range es {
+		e.mu.Lock()
+		waiting = waiting || !e.closed && (e.unsaved != nil || (e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring) || (e.tok == nil && !e.loaded))
+		e.mu.Unlock()
+	}
+	if !waiting {
+		return
+	}
+	name := "default"
+	if names := b.d.config().Names(); len(names) > 0 {
+		name = names[0]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+	_, err := b.d.secrets.Get(ctx, keystore.ClientSecretKey(name))
+	cancel()
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		b.d.log.Debug("keyring still unavailable", "err", err)
+		b.d.keyringStatus(err)
+		return
+	}
+	b.d.keyringStatus(nil)
+	for _, e := range es {
+		e.mu.Lock()
+		t := e.unsaved
+		if e.closed {
+			t = nil
+		}
+		e.mu.Unlock()
+		if t != nil {
+			if !b.persist(e, t) {
+				return // persist re-armed the probe
+			}
+			b.d.log.Info("token stored in the keyring after it came back", "profile", e.profile, "scope", e.scope,
+				"fingerprint", t.Access.Fingerprint())
+		}
+	}
+	for _, e := range es {
+		e.mu.Lock()
+		switch {
+		case e.closed || e.call != nil:
+		case e.lastErr != nil && e.lastErr.Code == wire.CodeKeyring:
+			e.nextAttempt = time.Time{}
+			b.startLocked(e, e.tok != nil)
+		case e.tok == nil && !e.loaded && e.lastErr == nil:
+			b.startLoadLocked(e)
+		}
+		e.mu.Unlock()
+	}
+	b.d.log.Info("keyring available again")
+}
