@@ -268,7 +268,8 @@ func (d *Daemon) Serve() error {
 	}
 	d.log.Info("listening", "socket", d.opts.SocketPath, "config", d.opts.ConfigPath, "profiles", len(d.config().Profiles),
 		"secrets", d.secrets.Describe(), "token_cache", d.store.Describe())
-	err := d.srv.Serve(&peerListener{UnixListener: d.ln, d: d, sem: make(chan struct{}, d.opts.MaxConns), conns: map[*slot]struct{}{}})
+	err := d.srv.Serve(&peerListener{UnixListener: d.ln, d: d, sem: make(chan struct{}, d.opts.MaxConns), conns: map[*slot]struct{}{},
+		refusals: newRefusalLog(d.log, refusalSummaryEvery)})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -340,9 +341,10 @@ func beginRequest(ctx context.Context) (end func(), ok bool) {
 // shedding slow ones at the limit.
 type peerListener struct {
 	*net.UnixListener
-	d      *Daemon
-	sem    chan struct{}
-	closed atomic.Bool
+	d        *Daemon
+	sem      chan struct{}
+	closed   atomic.Bool
+	refusals *refusalLog
 
 	mu    sync.Mutex
 	conns map[*slot]struct{}
@@ -350,7 +352,9 @@ type peerListener struct {
 
 func (l *peerListener) Close() error {
 	l.closed.Store(true)
-	return l.UnixListener.Close()
+	err := l.UnixListener.Close()
+	l.refusals.close()
+	return err
 }
 
 // acquire takes a slot for a connection just accepted, shedding the longest-waiting idle
@@ -404,12 +408,8 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		}
 		p, err := peerOf(c)
 		if err != nil || p.UID != l.d.uid {
+			l.refusals.refused(p.UID, p.PID, err) // before the close: a peer that saw EOF is counted
 			c.Close()
-			if err != nil {
-				l.d.log.Warn("connection refused: cannot read peer credentials", "err", err)
-			} else {
-				l.d.log.Warn("connection refused: peer is another user", "peer_uid", p.UID, "peer_pid", p.PID)
-			}
 			continue
 		}
 		if err := l.acquire(); err != nil {

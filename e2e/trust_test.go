@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,9 +29,38 @@ import (
 // that client sent.
 const fakeDaemonEnv = "LWE2E_FAKE_DAEMON_SOCK"
 
+// floodEnv makes the test binary connect to the socket it names from 8 goroutines for
+// LWE2E_FLOOD_FOR, each connection read to its end (the daemon's close) before the next,
+// and print "connections N": every connection it counts was accepted and refused.
+const floodEnv = "LWE2E_FLOOD_SOCK"
+
 func init() {
 	if sock := os.Getenv(fakeDaemonEnv); sock != "" {
 		os.Exit(fakeDaemon(sock))
+	}
+	if sock := os.Getenv(floodEnv); sock != "" {
+		d, _ := time.ParseDuration(os.Getenv("LWE2E_FLOOD_FOR"))
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(end) {
+					c, err := net.Dial("unix", sock)
+					if err != nil {
+						continue
+					}
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					if b, err := io.ReadAll(c); err == nil && len(b) == 0 {
+						n.Add(1)
+					}
+					c.Close()
+				}
+			})
+		}
+		wg.Wait()
+		fmt.Printf("connections %d\n", n.Load())
+		os.Exit(0)
 	}
 }
 
@@ -162,5 +193,47 @@ func TestClientRefusesAnotherUsersDaemon(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("the fake daemon saw %d connections, want %d", i, len(cmds))
 		}
+	}
+}
+
+// TestRefusedConnectionFloodIsSummarized: another user (uid 12345) floods the daemon's
+// socket with connections for 3 s. Each is refused before a byte, but the log gets one full
+// line for the uid and then a summary line per 10 s (and one at shutdown) whose counts add
+// up to exactly the connections the flooder made (issue 12, item 10).
+func TestRefusedConnectionFloodIsSummarized(t *testing.T) {
+	x := newH(t)
+	x.setup()
+	x.startDaemon()
+	x.openUp()
+	pub := publicBins(t)
+	start := time.Now()
+	r := x.secRun(60*time.Second, []string{floodEnv + "=" + x.sock, "LWE2E_FLOOD_FOR=3s"}, "",
+		append(append([]string{}, asOther...), pub.test)...)
+	var made int
+	if _, err := fmt.Sscanf(r.stdout, "connections %d", &made); err != nil || r.code != 0 || made < 1000 {
+		t.Fatalf("flooder: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	elapsed := time.Since(start)
+	x.stopDaemon() // logs what is pending
+	full := regexp.MustCompile(`connection refused: peer is another user" peer_uid=` + strconv.Itoa(otherUID) + ` peer_pid=\d+`)
+	summary := regexp.MustCompile(`connections refused: peer is another user" peer_uid=` + strconv.Itoa(otherUID) + ` count=(\d+) `)
+	var lines, counted int
+	for _, l := range strings.Split(x.log(), "\n") {
+		if full.MatchString(l) {
+			lines++
+			counted++
+		} else if m := summary.FindStringSubmatch(l); m != nil {
+			lines++
+			n, _ := strconv.Atoi(m[1])
+			counted += n
+		}
+	}
+	maxLines := 2 + int(elapsed/(10*time.Second))
+	t.Logf("%d connections of uid %d in %s: %d log lines", made, otherUID, elapsed.Round(time.Millisecond), lines)
+	if counted != made || lines < 1 || lines > maxLines {
+		t.Fatalf("%d connections made, %d counted in %d log lines (at most %d):\n%s", made, counted, lines, maxLines, x.log())
+	}
+	if n := strings.Count(x.log(), "\n"); n > 100 {
+		t.Fatalf("the daemon logged %d lines", n)
 	}
 }
