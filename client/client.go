@@ -42,6 +42,11 @@ type Error struct {
 func (e *Error) Error() string { return e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 
+// errorFrom is the *Error for an error reply of the daemon.
+func errorFrom(we *wire.Error) *Error {
+	return &Error{Code: we.Code, Message: printable(we.Error), Hint: printable(we.Hint), Err: sentinel(we.Code)}
+}
+
 func sentinel(code string) error {
 	switch code {
 	case wire.CodeBadRequest:
@@ -62,7 +67,7 @@ func sentinel(code string) error {
 
 // Client talks to one daemon. The zero value is usable.
 type Client struct {
-	// SocketPath is the daemon's socket; "" means wire.DefaultSocketPath().
+	// SocketPath is the daemon's socket; "" means DefaultSocketPath().
 	SocketPath string
 	// Timeout bounds a whole call when ctx has no earlier deadline; 0 means 60 s (a cold
 	// token may wait on LINE WORKS).
@@ -77,37 +82,47 @@ type TokenRequest struct {
 	MinTTL  time.Duration
 }
 
-// Token returns a valid access token. Errors match the sentinels above.
-func (c *Client) Token(ctx context.Context, req TokenRequest) (*wire.Token, error) {
+// Token returns a valid access token for req: the daemon's cached one, or one it mints
+// first (only then does the call wait on LINE WORKS). Errors match the sentinels above.
+func (c *Client) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 	return c.token(ctx, tokenQuery(req))
 }
 
 // token asks PathToken with query q.
-func (c *Client) token(ctx context.Context, q url.Values) (*wire.Token, error) {
+func (c *Client) token(ctx context.Context, q url.Values) (*Token, error) {
 	path := wire.PathToken
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var t wire.Token
-	if err := c.do(ctx, "GET", path, &t); err != nil {
+	t := new(Token)
+	if err := c.do(ctx, "GET", path, t); err != nil {
 		return nil, err
 	}
-	return &t, nil
+	return t, nil
 }
 
-// Status returns the daemon's state.
-func (c *Client) Status(ctx context.Context) (*wire.Status, error) {
+// Status returns the daemon's state and that of every token it caches. The daemon answers
+// from memory: the call never reads the keyring or reaches LINE WORKS. Errors match the
+// sentinels above.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s wire.Status
 	if err := c.do(ctx, "GET", wire.PathStatus, &s); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return statusFrom(&s), nil
 }
 
 // Reload asks the daemon to re-read its config and credentials.
 func (c *Client) Reload(ctx context.Context) error {
 	return c.do(ctx, "POST", wire.PathReload, nil)
 }
+
+// DefaultSocketPath returns the socket a zero Client uses, the one the daemon listens on
+// by default: $LWTOKEN_HELPER_SOCKET if set; else on Linux $XDG_RUNTIME_DIR/lwtoken-helper/sock,
+// /run/user/UID/lwtoken-helper/sock when XDG_RUNTIME_DIR is unset (cron) and that directory
+// is the user's, else /tmp/lwtoken-helper-UID/sock; on macOS /tmp/lwtoken-helper-UID/sock;
+// on Windows %LOCALAPPDATA%\lwtoken-helper\sock.
+func DefaultSocketPath() string { return wire.DefaultSocketPath() }
 
 func (c *Client) socket() string {
 	if c.SocketPath != "" {
@@ -153,7 +168,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 		if json.Unmarshal(body, &we) != nil || we.Error == "" {
 			return &Error{Code: "protocol", Err: ErrProtocol, Message: fmt.Sprintf("the daemon answered status %d with no error body", status)}
 		}
-		return &Error{Code: we.Code, Message: printable(we.Error), Hint: printable(we.Hint), Err: sentinel(we.Code)}
+		return errorFrom(&we)
 	}
 	if out == nil {
 		return nil
@@ -164,7 +179,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 // decodeReply decodes a successful reply into out. A token must be a valid access token
 // (wire.ValidAccessToken); every string is then made printable (scrub).
 func decodeReply(body []byte, out any) error {
-	t, isToken := out.(*wire.Token)
+	t, isToken := out.(*Token)
 	var err error
 	if isToken {
 		err = decodeToken(body, t) // the hot path of `get`: see tokenjson.go
@@ -175,7 +190,7 @@ func decodeReply(body []byte, out any) error {
 		return &Error{Code: "protocol", Err: ErrProtocol, Message: "cannot decode the daemon's reply: " + printable(err.Error())}
 	}
 	if isToken && !wire.ValidAccessToken(t.AccessToken) {
-		*t = wire.Token{}
+		*t = Token{}
 		return &Error{Code: "protocol", Err: ErrProtocol, Message: "the daemon sent a malformed access token: refusing to use it",
 			Hint: "check that the socket is lwtoken-helperd's; `lwtoken-helper revoke` drops a cached token"}
 	}

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,4 +107,64 @@ func ExampleClient_Profiles() {
 	// Output:
 	// default true [bot user.read]
 	// gov false [bot user.read]
+}
+
+// Status shows every token the daemon caches and how its renewal goes, without the
+// tokens themselves; it never makes the daemon read the keyring or call LINE WORKS.
+func ExampleClient_Status() {
+	ctx := context.Background()
+	var c client.Client
+	if _, err := c.Token(ctx, client.TokenRequest{}); err != nil {
+		log.Fatal(err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Default, st.Profiles, st.Keyring)
+	for _, e := range st.Entries {
+		if e.Profile != "default" {
+			continue
+		}
+		fmt.Printf("%s %q %s %s, renewed before it expires: %v\n", e.Profile, e.Scope, e.State, e.Health,
+			e.NextRenewal.Before(e.ExpiresAt))
+		if e.State == client.StateValid && e.Health != client.HealthOK {
+			fmt.Println("still served, but renewal fails:", e.LastError)
+		}
+	}
+	// Output:
+	// default [default gov] ok
+	// default "bot user.read" valid ok, renewed before it expires: true
+}
+
+// Revoke revokes a profile's tokens at LINE WORKS and drops them; the next Token call
+// mints a new one.
+func ExampleClient_Revoke() {
+	ctx := context.Background()
+	var c client.Client
+	t, err := c.Token(ctx, client.TokenRequest{Profile: "gov"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := c.Revoke(ctx, "gov")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Profile, slices.Contains(r.Fingerprints, t.Fingerprint()))
+	fresh, err := c.Token(ctx, client.TokenRequest{Profile: "gov"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(fresh.AccessToken != t.AccessToken)
+	// Output:
+	// gov true
+	// true
+}
+
+// A Token prints and logs without its secret; use AccessToken to authorize a request.
+func ExampleToken() {
+	t := client.Token{AccessToken: "kWxTjV2oQ9sPq4Zc", TokenType: "Bearer", Scope: "bot", Profile: "default",
+		ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	fmt.Println(t)
+	// Output: Bearer token of profile "default" (scope "bot", fingerprint 1ceb9039, expires 2030-01-02T03:04:05Z)
 }

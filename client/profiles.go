@@ -9,10 +9,10 @@ import (
 // Profiles lists the daemon's profiles and the state of their tokens. The daemon answers
 // from memory: the call never reads the keyring or reaches LINE WORKS. Errors match the
 // sentinels above.
-func (c *Client) Profiles(ctx context.Context) (*wire.Profiles, error) {
+func (c *Client) Profiles(ctx context.Context) (*Profiles, error) {
 	var p wire.Profiles
 	if err := c.do(ctx, "GET", wire.PathProfiles, &p); err != nil {
 		return nil, err
 	}
-	return &p, nil
+	return profilesFrom(&p), nil
 }

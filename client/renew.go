@@ -18,7 +18,7 @@ import (
 // a server that refuses every token cannot make the daemon mint in a loop; callers should
 // retry a request once, not in a loop. Only the token's fingerprint leaves the process.
 // Errors match the sentinels, as for Token.
-func (c *Client) Renew(ctx context.Context, req TokenRequest, rejected string) (*wire.Token, error) {
+func (c *Client) Renew(ctx context.Context, req TokenRequest, rejected string) (*Token, error) {
 	q := tokenQuery(req)
 	if fp := wire.Fingerprint(rejected); fp != "" {
 		q.Set(wire.ParamRejected, fp)

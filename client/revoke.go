@@ -12,7 +12,7 @@ import (
 // next Token call mints a new one. Errors match the sentinels above: ErrUnavailable or
 // ErrRejected when LINE WORKS did not revoke every token (those not revoked stay cached),
 // ErrNotConfigured for an unknown profile, ErrKeyring when the secrets cannot be read.
-func (c *Client) Revoke(ctx context.Context, profile string) (*wire.Revoked, error) {
+func (c *Client) Revoke(ctx context.Context, profile string) (*Revoked, error) {
 	path := wire.PathRevoke
 	if profile != "" {
 		path += "?" + url.Values{wire.ParamProfile: {profile}}.Encode()
@@ -21,5 +21,5 @@ func (c *Client) Revoke(ctx context.Context, profile string) (*wire.Revoked, err
 	if err := c.do(ctx, "POST", path, &r); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return revokedFrom(&r), nil
 }

@@ -163,11 +163,11 @@ func (h *harness) stop() {
 	h.d = nil
 }
 
-func (h *harness) get(req client.TokenRequest) (*wire.Token, error) {
+func (h *harness) get(req client.TokenRequest) (*client.Token, error) {
 	return h.c.Token(context.Background(), req)
 }
 
-func (h *harness) mustGet(req client.TokenRequest) *wire.Token {
+func (h *harness) mustGet(req client.TokenRequest) *client.Token {
 	h.t.Helper()
 	tok, err := h.get(req)
 	if err != nil {
@@ -179,7 +179,7 @@ func (h *harness) mustGet(req client.TokenRequest) *wire.Token {
 	return tok
 }
 
-func (h *harness) entry(scope string) wire.EntryStatus {
+func (h *harness) entry(scope string) client.TokenStatus {
 	h.t.Helper()
 	st, err := h.c.Status(context.Background())
 	if err != nil {
@@ -191,7 +191,7 @@ func (h *harness) entry(scope string) wire.EntryStatus {
 		}
 	}
 	h.t.Fatalf("no entry for scope %q in %+v", scope, st.Entries)
-	return wire.EntryStatus{}
+	return client.TokenStatus{}
 }
 
 // waitFor polls cond (a state reached by a background goroutine) for up to 10 s.
@@ -255,7 +255,7 @@ func TestRestartReusesStoredToken(t *testing.T) {
 	if got := h.fake.TokenRequests(); got != 1 {
 		t.Fatalf("upstream requests = %d, want 1", got)
 	}
-	if e := h.entry("bot user.read"); e.State != "valid" || e.NextRenewal == nil {
+	if e := h.entry("bot user.read"); e.State != "valid" || e.NextRenewal.IsZero() {
 		t.Fatalf("preloaded entry: %+v", e)
 	}
 	// Requests racing the preload wait for it instead of minting.
@@ -310,7 +310,7 @@ func TestOutageServesCachedTokenAndRecovers(t *testing.T) {
 	}
 	waitFor(t, "a failed renewal", func() bool { return h.entry("bot user.read").ConsecutiveFailures > 0 })
 	e := h.entry("bot user.read")
-	if e.Health != "retrying" || e.LastErrorCode != wire.CodeUnavailable || e.NextAttempt == nil || !strings.Contains(e.LastError, "503") {
+	if e.Health != "retrying" || e.LastErrorCode != wire.CodeUnavailable || e.NextAttempt.IsZero() || !strings.Contains(e.LastError, "503") {
 		t.Fatalf("status during outage: %+v", e)
 	}
 	// The token expires during the outage: never served, a clear error instead.

@@ -49,7 +49,7 @@ func TestProfilesRoute(t *testing.T) {
 	h.mustGet(client.TokenRequest{})
 	ps, _ = h.c.Profiles(ctx)
 	d = ps.Profiles[0]
-	if d.State != "valid" || d.TTLSeconds < 23*3600 || d.ExpiresAt == nil || d.Health != "ok" || len(d.Tokens) != 2 {
+	if d.State != "valid" || d.TTLSeconds < 23*3600 || d.ExpiresAt.IsZero() || d.Health != "ok" || len(d.Tokens) != 2 {
 		t.Fatalf("default after get: %+v", d)
 	}
 	if g.State != "missing" || g.Health != "ok" || len(g.Tokens) != 0 {

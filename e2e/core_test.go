@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
 // getToken runs `lwtoken-helper get` and checks the token is valid at the endpoint.
@@ -54,7 +54,7 @@ func TestSetupRunGet(t *testing.T) {
 		t.Fatalf("upstream requests = %d, want 1", n)
 	}
 	r := x.helper("status", "--json")
-	var st wire.Status
+	var st client.Status
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
 		t.Fatalf("status --json: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}

@@ -75,7 +75,7 @@ func (x *h) goClient() *client.Client {
 }
 
 // entryStatus returns the status of (x.profile, scope) through the Go client (fast, for polling).
-func (x *h) entryStatus(profile, scope string) (wire.EntryStatus, *wire.Status) {
+func (x *h) entryStatus(profile, scope string) (client.TokenStatus, *client.Status) {
 	x.t.Helper()
 	st, err := x.goClient().Status(context.Background())
 	if err != nil {
@@ -86,14 +86,14 @@ func (x *h) entryStatus(profile, scope string) (wire.EntryStatus, *wire.Status) 
 			return e, st
 		}
 	}
-	return wire.EntryStatus{Profile: profile, Scope: scope, State: "absent"}, st
+	return client.TokenStatus{Profile: profile, Scope: scope, State: "absent"}, st
 }
 
 // statusCLI runs the real `lwtoken-helper status --json` and returns the entry.
-func (x *h) statusCLI(profile, scope string) (wire.EntryStatus, *wire.Status) {
+func (x *h) statusCLI(profile, scope string) (client.TokenStatus, *client.Status) {
 	x.t.Helper()
 	r := x.helper("status", "--json")
-	var st wire.Status
+	var st client.Status
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
 		x.t.Fatalf("status --json: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -103,7 +103,7 @@ func (x *h) statusCLI(profile, scope string) (wire.EntryStatus, *wire.Status) {
 		}
 	}
 	x.t.Fatalf("status has no entry for %s %q: %+v", profile, scope, st.Entries)
-	return wire.EntryStatus{}, nil
+	return client.TokenStatus{}, nil
 }
 
 // waitUntil polls cond every 20 ms for up to timeout and returns how long it took.
@@ -350,7 +350,7 @@ func testOutage(t *testing.T, o outage) {
 	t.Logf("%s: %d gets served the cached token in %s; %d upstream attempts (intervals %v); status: health=%s failures=%d last_error=%q next_attempt in %s",
 		o.name, served, window, attempts, gaps, e.Health, e.ConsecutiveFailures, e.LastError, e.NextAttempt.Sub(st.Now).Round(10*time.Millisecond))
 	if e.State != "valid" || (e.Health != "retrying" && e.Health != "renewing") || e.LastErrorCode != wire.CodeUnavailable || !strings.Contains(e.LastError, o.want) ||
-		e.ConsecutiveFailures < 2 || e.NextAttempt == nil || e.NextAttempt.Before(st.Now.Add(-time.Second)) {
+		e.ConsecutiveFailures < 2 || e.NextAttempt.IsZero() || e.NextAttempt.Before(st.Now.Add(-time.Second)) {
 		t.Fatalf("status during the outage: %+v", e)
 	}
 	// Backoff: a handful of attempts, not one per get; spaced as the schedule says.
@@ -713,7 +713,7 @@ func TestFaultKill9DuringKeyringWrite(t *testing.T) {
 	for i := 1; i <= rounds; i++ {
 		waitUntil(t, "an idle daemon with a valid token", 10*time.Second, func() bool {
 			e, st := x.entryStatus(x.profile, defaultScope)
-			return e.State == "valid" && e.Health == "ok" && e.NextRenewal != nil && e.NextRenewal.After(st.Now)
+			return e.State == "valid" && e.Health == "ok" && !e.NextRenewal.IsZero() && e.NextRenewal.After(st.Now)
 		})
 		before, err := x.stored(defaultScope)
 		if err != nil {
@@ -923,8 +923,8 @@ func TestFaultKeyringAtRenewal(t *testing.T) {
 			if got := x.getToken(); got != tok {
 				t.Fatal("the cached token was not served")
 			}
-			var renewed wire.EntryStatus
-			var st *wire.Status
+			var renewed client.TokenStatus
+			var st *client.Status
 			waitUntil(t, "renewal with the keyring down", 5*time.Second, func() bool {
 				renewed, st = x.entryStatus(x.profile, defaultScope)
 				return x.fake.Issued() == 2 && renewed.Health == "ok" && strings.Contains(st.Keyring, kf.want)

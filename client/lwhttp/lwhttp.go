@@ -18,7 +18,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
 // TokenSource returns an oauth2.TokenSource that asks the daemon for req's token at every
@@ -54,7 +53,7 @@ func (s *tokenSource) Token() (*oauth2.Token, error) {
 	return oauthToken(t), nil
 }
 
-func oauthToken(t *wire.Token) *oauth2.Token {
+func oauthToken(t *client.Token) *oauth2.Token {
 	typ := t.TokenType
 	if typ == "" {
 		typ = "Bearer"

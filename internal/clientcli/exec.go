@@ -82,7 +82,7 @@ func runExec(ctx context.Context, env *Env, args []string) int {
 }
 
 // childEnv returns environ without any earlier token variables, plus the token's.
-func childEnv(environ []string, t *wire.Token) []string {
+func childEnv(environ []string, t *client.Token) []string {
 	out := make([]string, 0, len(environ)+3)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+	"github.com/lwtoken-helper/lwtoken-helper/client"
 )
 
 // Environment variables that carry a token to a program: set by `exec` in the command's
@@ -46,7 +46,7 @@ type tokenJSON struct {
 }
 
 // writeToken prints t in format f (one of formats).
-func writeToken(w io.Writer, f string, t *wire.Token) error {
+func writeToken(w io.Writer, f string, t *client.Token) error {
 	exp := t.ExpiresAt.UTC().Format(time.RFC3339)
 	var err error
 	switch f {
@@ -71,7 +71,7 @@ func writeToken(w io.Writer, f string, t *wire.Token) error {
 }
 
 // envLines returns the export lines of `get --format env`.
-func envLines(t *wire.Token) string {
+func envLines(t *client.Token) string {
 	return "export " + EnvToken + "=" + shellQuote(t.AccessToken) + "\n" +
 		"export " + EnvTokenExpiresAt + "=" + shellQuote(t.ExpiresAt.UTC().Format(time.RFC3339)) + "\n"
 }

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
+	"github.com/lwtoken-helper/lwtoken-helper/client"
 )
 
 func TestWriteToken(t *testing.T) {
-	tok := &wire.Token{AccessToken: "tok-en_1", TokenType: "Bearer", Scope: "bot user.read",
+	tok := &client.Token{AccessToken: "tok-en_1", TokenType: "Bearer", Scope: "bot user.read",
 		ExpiresAt: time.Date(2026, 11, 27, 20, 35, 12, 987654321, time.FixedZone("KST", 9*3600)), Profile: "default"}
 	for _, tc := range []struct{ format, want string }{
 		{"token", "tok-en_1\n"},
@@ -27,7 +27,7 @@ func TestWriteToken(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	writeToken(&b, "json", &wire.Token{AccessToken: "x"})
+	writeToken(&b, "json", &client.Token{AccessToken: "x"})
 	var j tokenJSON
 	if json.Unmarshal(b.Bytes(), &j) != nil || j.TokenType != "Bearer" {
 		t.Errorf("a token with no type is a Bearer token: %s", b.String())

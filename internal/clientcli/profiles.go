@@ -69,10 +69,10 @@ func runProfiles(ctx context.Context, env *Env, args []string) int {
 			found = true
 		}
 		left := "-"
-		if p.State == "valid" {
+		if p.State == client.StateValid {
 			left = shortDuration(time.Duration(p.TTLSeconds) * time.Second)
 		}
-		health := p.Health
+		health := string(p.Health)
 		if p.LastError != "" {
 			health += ": " + p.LastError
 		}

@@ -63,7 +63,7 @@ func runPrompt(ctx context.Context, env *Env, args []string) int {
 }
 
 // promptSegment renders the segment for profile ("" means the daemon's default).
-func promptSegment(st *wire.Status, profile string) string {
+func promptSegment(st *client.Status, profile string) string {
 	if profile == "" {
 		profile = st.Default
 	}
@@ -78,22 +78,22 @@ func promptSegment(st *wire.Status, profile string) string {
 	if !known {
 		return seg + " ?"
 	}
-	var best *wire.EntryStatus
+	var best *client.TokenStatus
 	failing := false
 	for i := range st.Entries {
 		e := &st.Entries[i]
 		if e.Profile != profile {
 			continue
 		}
-		failing = failing || e.Health == "retrying" || e.Health == "rejected"
+		failing = failing || e.Health == client.HealthRetrying || e.Health == client.HealthRejected
 		if best == nil || better(e, best) {
 			best = e
 		}
 	}
 	switch {
-	case best != nil && best.State == "valid":
+	case best != nil && best.State == client.StateValid:
 		seg += " " + shortDuration(time.Duration(best.TTLSeconds)*time.Second)
-	case best != nil && best.State == "expired" && !failing:
+	case best != nil && best.State == client.StateExpired && !failing:
 		seg += " expired"
 	}
 	if failing {
@@ -104,9 +104,9 @@ func promptSegment(st *wire.Status, profile string) string {
 
 // better reports whether a is a better token to show than b: valid beats the rest, then
 // more time left.
-func better(a, b *wire.EntryStatus) bool {
-	if (a.State == "valid") != (b.State == "valid") {
-		return a.State == "valid"
+func better(a, b *client.TokenStatus) bool {
+	if (a.State == client.StateValid) != (b.State == client.StateValid) {
+		return a.State == client.StateValid
 	}
 	return a.TTLSeconds > b.TTLSeconds
 }

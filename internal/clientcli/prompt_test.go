@@ -8,19 +8,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
 func TestPromptSegment(t *testing.T) {
-	valid := func(scope string, ttl time.Duration, health string) wire.EntryStatus {
-		return wire.EntryStatus{Profile: "default", Scope: scope, State: "valid", Health: health, TTLSeconds: int64(ttl / time.Second)}
+	valid := func(scope string, ttl time.Duration, health client.Health) client.TokenStatus {
+		return client.TokenStatus{Profile: "default", Scope: scope, State: "valid", Health: health, TTLSeconds: int64(ttl / time.Second)}
 	}
-	st := func(es ...wire.EntryStatus) *wire.Status {
-		return &wire.Status{Default: "default", Profiles: []string{"default", "gov"}, Entries: es}
+	st := func(es ...client.TokenStatus) *client.Status {
+		return &client.Status{Default: "default", Profiles: []string{"default", "gov"}, Entries: es}
 	}
 	for _, tc := range []struct {
 		name    string
-		st      *wire.Status
+		st      *client.Status
 		profile string
 		want    string
 	}{
@@ -29,13 +30,13 @@ func TestPromptSegment(t *testing.T) {
 		{"seconds", st(valid("bot", 30*time.Second, "renewing")), "", "lw:default 30s"},
 		{"best of several", st(valid("bot", time.Hour, "ok"), valid("bot user.read", 5*time.Hour, "ok")), "", "lw:default 5h"},
 		{"valid but renewal failing", st(valid("bot", 3*time.Hour, "retrying")), "", "lw:default 3h !"},
-		{"valid but rejected", st(valid("bot", 3*time.Hour, "ok"), wire.EntryStatus{Profile: "default", Scope: "user.read", State: "missing", Health: "rejected"}), "", "lw:default 3h !"},
-		{"nothing valid, failing", st(wire.EntryStatus{Profile: "default", State: "expired", Health: "retrying"}), "", "lw:default !"},
-		{"expired", st(wire.EntryStatus{Profile: "default", State: "expired", Health: "ok"}), "", "lw:default expired"},
+		{"valid but rejected", st(valid("bot", 3*time.Hour, "ok"), client.TokenStatus{Profile: "default", Scope: "user.read", State: "missing", Health: "rejected"}), "", "lw:default 3h !"},
+		{"nothing valid, failing", st(client.TokenStatus{Profile: "default", State: "expired", Health: "retrying"}), "", "lw:default !"},
+		{"expired", st(client.TokenStatus{Profile: "default", State: "expired", Health: "ok"}), "", "lw:default expired"},
 		{"no token yet", st(), "", "lw:default"},
 		{"other profile", st(valid("bot", 3*time.Hour, "retrying")), "gov", "lw:gov"},
 		{"unknown profile", st(), "typo", "lw:typo ?"},
-		{"no default", &wire.Status{Profiles: []string{"a", "b"}}, "", ""},
+		{"no default", &client.Status{Profiles: []string{"a", "b"}}, "", ""},
 	} {
 		if got := promptSegment(tc.st, tc.profile); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

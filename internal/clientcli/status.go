@@ -49,11 +49,11 @@ func runStatus(ctx context.Context, env *Env, args []string) int {
 	fmt.Fprintln(tw, "PROFILE\tSCOPE\tSTATE\tHEALTH\tEXPIRES\tLEFT\tNEXT RENEWAL\tLAST ERROR")
 	for _, e := range st.Entries {
 		exp, left, renew := "-", "-", "-"
-		if e.ExpiresAt != nil {
+		if !e.ExpiresAt.IsZero() {
 			exp = e.ExpiresAt.Local().Format("2006-01-02 15:04:05")
 			left = (time.Duration(e.TTLSeconds) * time.Second).String()
 		}
-		if e.NextRenewal != nil {
+		if !e.NextRenewal.IsZero() {
 			renew = e.NextRenewal.Local().Format("01-02 15:04")
 		}
 		last := "-"

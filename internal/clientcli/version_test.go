@@ -1,9 +1,10 @@
 package clientcli
 
 import (
-	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 	"strings"
 	"testing"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 )
 
 func TestVersionStringPrefersLinkerCommit(t *testing.T) {

@@ -82,7 +82,7 @@ type doctor struct {
 
 	// Filled in as the checks run.
 	cfg      *config.Config
-	daemon   *wire.Status
+	daemon   *client.Status
 	daemonEr error
 	svc      *serviceInfo
 	dateSeen []endpointDate
@@ -359,7 +359,7 @@ func installedSocket(platform, file string, uid int) (string, bool) {
 
 // ---- daemon and service
 
-func (d *doctor) daemonStatus(ctx context.Context) *wire.Status {
+func (d *doctor) daemonStatus(ctx context.Context) *client.Status {
 	if d.daemon == nil && d.daemonEr == nil {
 		c := client.Client{SocketPath: d.socket, Timeout: d.timeout}
 		d.daemon, d.daemonEr = c.Status(ctx)
@@ -387,15 +387,15 @@ func (d *doctor) checkDaemon(ctx context.Context) []checkResult {
 	valid := 0
 	var out []checkResult
 	for _, e := range st.Entries {
-		if e.State == "valid" {
+		if e.State == client.StateValid {
 			valid++
 		}
 		switch e.Health {
-		case "rejected":
+		case client.HealthRejected:
 			out = append(out, checkResult{name: "tokens", level: levelFail,
 				msg: fmt.Sprintf("profile %s: line works rejects the credentials: %s", e.Profile, e.LastError),
 				fix: fmt.Sprintf("check the client id, secret, service account and key in the developer console, then `%s setup --profile %s ...`", prog, e.Profile)})
-		case "retrying":
+		case client.HealthRetrying:
 			out = append(out, checkResult{name: "tokens", level: levelWarn,
 				msg: fmt.Sprintf("profile %s: token requests are failing (%d in a row): %s", e.Profile, e.ConsecutiveFailures, e.LastError),
 				fix: "the daemon retries with backoff; see the endpoint check below and the daemon's log"})

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
@@ -67,7 +68,7 @@ type docFixture struct {
 	store *keystore.Memory
 	dir   string
 	// status is what the daemon stand-in answers; nil: no daemon.
-	status *wire.Status
+	status *client.Status
 }
 
 func newDocFixture(t *testing.T) *docFixture {
@@ -90,8 +91,8 @@ func newDocFixture(t *testing.T) *docFixture {
 	sockDir := filepath.Join(dir, "run")
 	os.Mkdir(sockDir, 0o700)
 	sock := filepath.Join(sockDir, "sock")
-	f.status = &wire.Status{Version: wire.Version, PID: 4242, Socket: sock, Keyring: "ok",
-		Entries: []wire.EntryStatus{{Profile: "default", Scope: "bot", State: "valid", Health: "ok"}}}
+	f.status = &client.Status{Version: wire.Version, PID: 4242, Socket: sock, Keyring: "ok",
+		Entries: []client.TokenStatus{{Profile: "default", Scope: "bot", State: "valid", Health: "ok"}}}
 	f.serveStatus(t, sock)
 	f.d = &doctor{
 		getenv:     func(k string) string { return f.env[k] },
@@ -336,7 +337,7 @@ func TestDoctorDaemonAndTokens(t *testing.T) {
 	want(t, lines, "service", "FAIL", "not installed", "lwtoken-helperd install && lwtoken-helperd start")
 
 	f = newDocFixture(t)
-	f.status.Entries = []wire.EntryStatus{
+	f.status.Entries = []client.TokenStatus{
 		{Profile: "default", Scope: "bot", State: "missing", Health: "rejected", LastError: "invalid_client: bad secret"},
 		{Profile: "ops", Scope: "bot", State: "valid", Health: "retrying", ConsecutiveFailures: 3, LastError: "503"},
 	}

@@ -547,7 +547,7 @@ func runServiceStatus(ctx context.Context, env *Env, args []string) int {
 	if s, err := c.Status(ctx); err == nil {
 		valid := 0
 		for _, e := range s.Entries {
-			if e.State == "valid" {
+			if e.State == client.StateValid {
 				valid++
 			}
 		}

@@ -23,11 +23,11 @@ type ProfileInfo struct {
 	AuthURL        string   `json:"auth_url"`
 
 	// State is that of the token for all the profile's scopes (what `get` returns with no
-	// --scope): valid, expired, or missing (none minted or loaded yet).
+	// --scope): a State* constant.
 	State      string     `json:"state"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
-	// Health is the worst of the profile's tokens: ok, renewing, retrying or rejected.
+	// Health is the worst of the profile's tokens (a Health* constant).
 	Health    string `json:"health"`
 	LastError string `json:"last_error,omitempty"`
 	// Tokens lists every cached token of the profile, one per scope set.

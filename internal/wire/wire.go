@@ -70,8 +70,8 @@ type Status struct {
 type EntryStatus struct {
 	Profile             string     `json:"profile"`
 	Scope               string     `json:"scope"`
-	State               string     `json:"state"`  // valid, expired, missing
-	Health              string     `json:"health"` // ok, renewing, retrying (transient failures), rejected
+	State               string     `json:"state"`  // a State* constant
+	Health              string     `json:"health"` // a Health* constant
 	Fingerprint         string     `json:"fingerprint,omitempty"`
 	ExpiresAt           *time.Time `json:"expires_at,omitempty"`
 	TTLSeconds          int64      `json:"ttl_seconds,omitempty"`
@@ -82,6 +82,21 @@ type EntryStatus struct {
 	NextAttempt         *time.Time `json:"next_attempt,omitempty"`
 	UpstreamRequests    int64      `json:"upstream_requests"`
 }
+
+// Token states: EntryStatus.State and ProfileInfo.State.
+const (
+	StateValid   = "valid"   // cached and not yet expired
+	StateExpired = "expired" // cached but expired (renewal keeps failing)
+	StateMissing = "missing" // none minted or loaded yet
+)
+
+// Health values: EntryStatus.Health and ProfileInfo.Health, from best to worst.
+const (
+	HealthOK       = "ok"       // the last attempt worked, or none was needed
+	HealthRenewing = "renewing" // a token request to LINE WORKS is in flight
+	HealthRetrying = "retrying" // a transient failure; the daemon backs off and retries
+	HealthRejected = "rejected" // LINE WORKS refused the credentials; not retried until they change
+)
 
 // Error is every non-2xx reply body.
 type Error struct {
