@@ -20,9 +20,13 @@ import (
 // decrypt, through systemd's io.systemd.Credentials Varlink service; the plaintext exists
 // only in this process's memory. `lwtoken-helperd setup` writes the files (Seal, Write).
 type UserCredentials struct {
-	Dir    string             // the directory of the .cred files
-	Client sdcreds.UserClient // zero value: systemd's socket
+	Dir string // the directory of the .cred files
+	// Socket is the Varlink socket of io.systemd.Credentials; "": systemd's.
+	Socket string
 }
+
+// client reaches systemd's credential service.
+func (u *UserCredentials) client() sdcreds.UserClient { return sdcreds.UserClient{Socket: u.Socket} }
 
 // ErrUndecryptable: a stored credential exists but does not decrypt for this user on this
 // machine (copied from another machine or user, a changed host key): fail closed, redo setup.
@@ -76,7 +80,7 @@ func (u *UserCredentials) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keystore: get %q: %w: %w", key, ErrUnavailable, err)
 	}
-	plain, err := u.Client.Decrypt(ctx, name, blob)
+	plain, err := u.client().Decrypt(ctx, name, blob)
 	switch {
 	case errors.Is(err, sdcreds.ErrBadCredential):
 		return nil, fmt.Errorf("keystore: get %q: %s: %w (systemd: %s)", key, path, ErrUndecryptable, sdcreds.ErrorName(err))
@@ -94,7 +98,7 @@ func (u *UserCredentials) Seal(ctx context.Context, key string, value []byte) ([
 	if !ok {
 		return nil, fmt.Errorf("keystore: seal %q: not a secret key", key)
 	}
-	blob, err := u.Client.Encrypt(ctx, name, value)
+	blob, err := u.client().Encrypt(ctx, name, value)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: seal %q: %w: %w", key, ErrUnavailable, err)
 	}

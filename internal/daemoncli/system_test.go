@@ -278,7 +278,7 @@ func TestSetupNoKeyringNoUserCredentials(t *testing.T) {
 	storeFor = func() keystore.Store { return m }
 	userCredsFor = func(cfg string) *keystore.UserCredentials {
 		return &keystore.UserCredentials{Dir: filepath.Join(filepath.Dir(cfg), "credentials"),
-			Client: sdcreds.UserClient{Socket: filepath.Join(dir, "no-varlink-here")}}
+			Socket: filepath.Join(dir, "no-varlink-here")}
 	}
 	t.Cleanup(func() { storeFor, userCredsFor = origStore, origUC })
 	keyFile, _ := writeTestKey(t)
