@@ -79,6 +79,8 @@ type doctor struct {
 	now        func() time.Time
 	service    func(ctx context.Context) serviceInfo
 	timeout    time.Duration // per keyring, daemon and HTTP call
+	// checks replaces the default list of checks (the system service's: doctor_system.go).
+	checks []func(context.Context) []checkResult
 
 	// Filled in as the checks run.
 	cfg      *config.Config
@@ -96,15 +98,20 @@ type endpointDate struct {
 
 type doctorOptions struct {
 	config, socket string
+	systemUser     string // doctor_system.go
 }
 
 func runDoctor(ctx context.Context, env *Env, args []string) int {
 	o := doctorOptions{config: env.Getenv(config.EnvConfig), socket: env.Getenv(wire.EnvSocket)}
-	fs := newFlags(env, "doctor", "doctor [--config FILE] [--socket PATH]", prog+" doctor")
+	fs := newFlags(env, "doctor", "doctor [--config FILE] [--socket PATH] | doctor --system-user USER", prog+" doctor")
 	fs.StringVar(&o.config, "config", o.config, "config `file` (env "+config.EnvConfig+")")
 	fs.StringVar(&o.socket, "socket", o.socket, "socket `path` (env "+wire.EnvSocket+"; default "+wire.DefaultSocketPath()+")")
+	fs.StringVar(&o.systemUser, "system-user", "", "check the system service of this `user` (`install --system-user`); the default when run as a service user")
 	if code, ok := parse(env, fs, args); !ok {
 		return code
+	}
+	if t, ok := systemDoctorTarget(env, o); ok {
+		return runSystemDoctor(ctx, env, t)
 	}
 	if o.config == "" {
 		p, err := config.Path()
@@ -151,9 +158,13 @@ func queryServiceInfo(ctx context.Context) serviceInfo {
 // run prints one line per check and a summary; the exit code is ExitError when a check failed.
 func (d *doctor) run(ctx context.Context, env *Env) int {
 	counts := map[checkLevel]int{}
-	for _, check := range []func(context.Context) []checkResult{
-		d.checkConfig, d.checkStores, d.checkKeyring, d.checkSecrets, d.checkSocket, d.checkDaemon, d.checkService, d.checkEndpoint, d.checkClock,
-	} {
+	checks := d.checks
+	if checks == nil {
+		checks = []func(context.Context) []checkResult{
+			d.checkConfig, d.checkStores, d.checkKeyring, d.checkSecrets, d.checkSocket, d.checkDaemon, d.checkService, d.checkEndpoint, d.checkClock,
+		}
+	}
+	for _, check := range checks {
 		for _, r := range check(ctx) {
 			counts[r.level]++
 			line := fmt.Sprintf("%-4s  %-9s %s", r.level, r.name, cli.OneLine(r.msg))

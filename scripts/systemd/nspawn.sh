@@ -175,13 +175,13 @@ ns_poweroff() {
 	if [[ -n $np ]] && kill -0 "$np" 2>/dev/null; then
 		kill -TERM "$np" 2>/dev/null # nspawn asks the container's systemd to power off
 		for ((i = 0; i < 100; i++)); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$np" 2>/dev/null
-		wait "$np" 2>/dev/null
+		kill -KILL "$np" 2>/dev/null || true
+		wait "$np" 2>/dev/null || true
 	fi
 	unset "ns_nspawn[$name]"
 	rm -rf "/run/systemd/nspawn/propagate/$name"
 	for cg in ${ns_cgroups[$name]:-}; do
-		[[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+		[[ -d $cg ]] && { find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
 		[[ -d $cg ]] && log "warning: could not remove cgroup $cg"
 	done
 	unset "ns_cgroups[$name]"

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# systemd-server-test.sh [--keep]
+#
+# The real-systemd test of lwtoken-helper on servers (issue 10), in systemd-nspawn
+# containers booted from cached Debian trees (scripts/systemd/nspawn.sh). The fake LINE WORKS
+# endpoint runs on the host's loopback, which the containers share.
+#
+#   Debian 12 (systemd 252), the system service, as root for a service user lwbot:
+#     boot 1 (keyctl allowed: --system-call-filter=@keyring): setup --system-user with the
+#       secret on stdin, install --system-user (systemd-analyze verify), get as lwbot from
+#       a cron-like context (env -i + runuser), su -l and systemd-run; another user
+#       refused; systemctl restart mints nothing (kernel keyring); doctor as root and as
+#       lwbot; setup rerun restarts the instance.
+#     poweroff, then every file of the tree is scanned for the client secret, the key and
+#       the token: none.
+#     boot 2 (nspawn's default seccomp filter: keyctl blocked): the unit comes up with no
+#       human action, measured from boot to the first token; the token cache falls back to
+#       memory with one log line; the files mode from a real unit (LoadCredential= of
+#       root-owned 0400 files into $CREDENTIALS_DIRECTORY); uninstall and --purge.
+#     a second tree (a fresh host key) with lwbot's encrypted credentials copied in: the
+#       unit fails closed with 243, is not restarted (NRestarts=0), doctor says why.
+#   Debian 13 (systemd 257), a per-user service without root: setup with no Secret
+#     Service stores user-scoped credentials (Varlink io.systemd.Credentials), install,
+#     get, doctor, then a reboot: get works again with no human action (linger).
+#
+# Needs root. Ends with "N passed, N failed" and exits non-zero on a failure.
+# shellcheck disable=SC2015 # `cond && pass NAME || fail NAME ...`: pass never fails
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly BOOKWORM_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,gnome-keyring,libsecret-tools,procps
+readonly TRIXIE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,procps
+readonly SVC=lwbot SVC_UID=990 OTHER=intruder OTHER_UID=1001
+readonly PATH_CT=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+
+keep=0
+for arg; do
+	case $arg in
+	--keep) keep=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "systemd-server-test: unknown argument $arg (see --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+NS_PROG=systemd-server-test
+# shellcheck source=scripts/systemd/nspawn.sh
+. scripts/systemd/nspawn.sh
+t_start=$(now_ms)
+[[ $(id -u) -eq 0 ]] || die "needs root (systemd-nspawn, nsenter and cgroups); run it with sudo"
+ns_host_packages
+
+work=$(mktemp -d /var/tmp/lwtoken-server-test.XXXXXX)
+chmod 700 "$work"
+NS_WORK=$work
+fake_pid=""
+cleanup() {
+	local status=$?
+	trap - EXIT INT TERM
+	set +e
+	if ((keep)) && [[ -n $pid1 ]]; then
+		log "--keep: a container runs as PID $pid1 (enter: nsenter -t $pid1 -a); work directory $work"
+		exit "$status"
+	fi
+	[[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null
+	ns_cleanup
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "building the binaries (CGO_ENABLED=0)"
+CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake
+bookworm=$(ns_tree bookworm "$BOOKWORM_PACKAGES")
+trixie=$(ns_tree trixie "$TRIXIE_PACKAGES")
+
+# ---- secrets and the fake token endpoint, on the host's loopback
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/private.key" 2>/dev/null
+head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/secret.txt"
+client_secret=$(cat "$work/secret.txt")
+key_line=$(sed -n 2p "$work/private.key") # a line of key material, to look for
+"$work/bin/lwfake" -addr 127.0.0.1:0 -client-id ci-client -client-secret-file "$work/secret.txt" \
+	-service-account ci.serviceaccount@example.com -public-key-file "$work/private.key" \
+	-scopes "bot user.read" -url-file "$work/url" >"$work/fake.log" 2>&1 </dev/null &
+fake_pid=$!
+wait_for 10 test -s "$work/url" || die "the fake endpoint did not start: $(cat "$work/fake.log")"
+auth_url=$(cat "$work/url")
+minted() { grep -c ' issued token ' "$work/fake.log" || true; }
+accepted() { curl -fsS -H "Authorization: Bearer $1" "${auth_url%/oauth2/v2.0}/v1.0/users/me" >/dev/null; }
+
+# prepare_tree DIR NAME: users, binaries, hostname.
+prepare_tree() {
+	ns_unpack "$bookworm" "$1"
+	echo "$2" >"$1/etc/hostname"
+	chroot "$1" useradd --system --create-home -u "$SVC_UID" -s /bin/bash "$SVC"
+	chroot "$1" useradd -m -u "$OTHER_UID" -s /bin/bash "$OTHER"
+	install -m 755 "$work/bin/lwtoken-helper" "$work/bin/lwtoken-helperd" "$1/usr/local/bin/"
+}
+
+unit=lwtoken-helperd@$SVC.service
+sprop() { in_ct systemctl show -p "$1" --value "$unit"; }
+# as_cron USER CMD...: like cron: nothing of a session, no XDG_RUNTIME_DIR.
+as_cron() {
+	local u=$1
+	shift
+	in_ct runuser -u "$u" -- env -i "HOME=$(in_ct getent passwd "$u" | cut -d: -f6)" "PATH=$PATH_CT" "$@"
+}
+gets_token() { [[ $("$@" 2>&1) == "$token" ]]; }
+
+# ===================== Debian 12: the system service
+treeA=$work/bookworm-a
+prepare_tree "$treeA" lwci-a-$$
+install -m 600 "$work/private.key" "$work/secret.txt" "$treeA/root/"
+
+log "boot 1 of Debian 12 (keyctl allowed: --system-call-filter=@keyring)"
+ns_boot "lwci-a-$$" "$treeA" --system-call-filter=@keyring
+log "booted: $(in_ct systemctl --version | head -n1)"
+
+out=$(in_ct sh -c "cd /root && lwtoken-helperd setup --system-user $SVC --profile default --client-id ci-client \
+	--service-account ci.serviceaccount@example.com --domain-id 12345 --scope 'bot user.read' \
+	--private-key-file private.key --auth-url '$auth_url' <secret.txt" 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"sealed with the host key"* && $out == *"not on encrypted media"* && $out == *"install --system-user $SVC"* ]] &&
+	pass "setup --system-user: secret on stdin, sealed with the host key (said so, with the warning)" ||
+	fail "setup --system-user: secret on stdin, sealed with the host key (said so, with the warning)" "exit $code"
+check "the credential files are root's, 0600, in a 0700 directory" \
+	test "$(stat -c %U:%a "$treeA/etc/lwtoken-helper/$SVC/credentials" "$treeA/etc/lwtoken-helper/$SVC/credentials/"*)" = \
+	"$(printf 'root:700\nroot:600\nroot:600')"
+check "the config is root's and readable (0644)" test "$(stat -c %U:%a "$treeA/etc/lwtoken-helper/$SVC/config.toml")" = root:644
+in_ct shred -u /root/private.key /root/secret.txt
+
+out=$(in_ct lwtoken-helperd install --system-user "$SVC" 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"installed and started $unit"* && $out == *"/run/lwtoken-helper/$SVC_UID/sock"* ]] &&
+	pass "install --system-user: installed, enabled and started (waited for READY)" ||
+	fail "install --system-user: installed, enabled and started (waited for READY)" "exit $code" "$(in_ct systemctl status "$unit" 2>&1 | tail -n 15)"
+out=$(in_ct systemd-analyze verify --man=no "$unit" 2>&1) && [[ -z $out ]] &&
+	pass "systemd-analyze verify $unit prints nothing" || fail "systemd-analyze verify $unit prints nothing" "$out"
+check "enabled for multi-user.target" test "$(in_ct systemctl is-enabled "$unit")" = enabled
+check "active, Type=notify, runs as $SVC" test "$(sprop ActiveState) $(sprop Type) $(sprop User)" = "active notify $SVC"
+check "socket directory: $SVC's, 0700" test "$(in_ct stat -c %U:%a "/run/lwtoken-helper/$SVC_UID")" = "$SVC:700"
+
+token=$(as_cron "$SVC" lwtoken-helper get 2>"$work/get.err") || true
+[[ -n $token ]] && accepted "$token" && pass "get as $SVC from a cron-like context (env -i, no variables)" ||
+	fail "get as $SVC from a cron-like context (env -i, no variables)" "$(cat "$work/get.err")" "$(in_ct journalctl -u "$unit" --no-pager -o cat | tail -n 20)"
+check "one token minted" test "$(minted)" = 1
+check "get from a login shell (su -l $SVC)" gets_token in_ct su -l "$SVC" -c "lwtoken-helper get"
+check "get from systemd-run --uid=$SVC" gets_token in_ct systemd-run --uid="$SVC" --wait --pipe --quiet lwtoken-helper get
+as_cron "$OTHER" lwtoken-helper get >/dev/null 2>&1 && code=0 || code=$?
+check "another user finds no daemon (exit 3)" test "$code" = 3
+out=$(as_cron "$OTHER" env "LWTOKEN_HELPER_SOCKET=/run/lwtoken-helper/$SVC_UID/sock" lwtoken-helper get 2>&1) && code=0 || code=$?
+[[ $code != 0 && $out != *"$token"* ]] && pass "another user pointing at $SVC's socket is refused (exit $code)" ||
+	fail "another user pointing at $SVC's socket is refused" "$out"
+
+minted_before=$(minted)
+in_ct systemctl restart "$unit"
+check "systemctl restart: the same token" gets_token as_cron "$SVC" lwtoken-helper get
+check "systemctl restart minted nothing (kernel keyring, KeyringMode=shared)" test "$(minted)" = "$minted_before"
+
+out=$(in_ct lwtoken-helperd doctor --system-user "$SVC" 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"host key"* && $out == *"decrypts"* ]] &&
+	pass "doctor --system-user as root: no failure; host key; credentials decrypt" || fail "doctor --system-user as root" "exit $code"
+out=$(as_cron "$SVC" lwtoken-helperd doctor 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"$unit"* ]] && pass "doctor as $SVC (cron-like): no failure, finds the system service" ||
+	fail "doctor as $SVC (cron-like)" "exit $code"
+
+out=$(in_ct lwtoken-helperd setup --system-user "$SVC" --profile default --scope bot 2>&1) && code=0 || code=$?
+[[ $code == 0 && $out == *"restarted $unit"* ]] && pass "setup rerun updates the profile and restarts the instance" ||
+	fail "setup rerun updates the profile and restarts the instance" "exit $code" "$out"
+check "after the rerun: get works" wait_for 10 as_cron "$SVC" lwtoken-helper get
+
+journal=$(in_ct journalctl --no-pager -o cat)
+leaks=()
+[[ $journal == *"$client_secret"* ]] && leaks+=("the client secret")
+[[ $journal == *"$key_line"* || $journal == *"PRIVATE KEY"* ]] && leaks+=("private key material")
+[[ $journal == *"$token"* ]] && leaks+=("the access token")
+((${#leaks[@]} == 0)) && pass "no secret in the journal" || fail "no secret in the journal" "found: ${leaks[*]}"
+ns_poweroff "lwci-a-$$"
+
+# ---- the tree at rest: nothing plaintext anywhere
+scan=$(grep -rlaF -e "$client_secret" -e "$key_line" -e "$token" "$treeA" 2>/dev/null || true)
+[[ -z $scan ]] && pass "powered off: no file of the whole tree holds the client secret, key material or a token" ||
+	fail "powered off: no file of the whole tree holds the client secret, key material or a token" "$scan"
+
+# ---- a second machine: the credentials copied into a tree with its own host key
+treeB=$work/bookworm-b
+prepare_tree "$treeB" lwci-b-$$
+cp -a "$treeA/etc/lwtoken-helper" "$treeB/etc/"
+cp -a "$treeA/etc/systemd/system/lwtoken-helperd@.service" "$treeA/etc/systemd/system/$unit.d" "$treeB/etc/systemd/system/"
+mkdir -p "$treeB/etc/systemd/system/multi-user.target.wants"
+ln -s /etc/systemd/system/lwtoken-helperd@.service "$treeB/etc/systemd/system/multi-user.target.wants/$unit"
+
+# ===================== Debian 12, boot 2: no human action
+log "boot 2 of Debian 12 (nspawn's default seccomp filter: keyctl blocked)"
+t_boot=$(now_ms)
+ns_boot "lwci-a-$$" "$treeA"
+first_token() { token2=$(as_cron "$SVC" lwtoken-helper get 2>/dev/null) && [[ -n $token2 ]]; }
+token2=""
+if wait_for 30 first_token; then
+	boot_ms=$(($(now_ms) - t_boot))
+	pass "after a reboot, get works with no human action (boot to first token: $boot_ms ms)"
+	echo "boot_to_first_token_ms=$boot_ms" >>"$work/measurements"
+else
+	fail "after a reboot, get works with no human action" "$(in_ct systemctl status "$unit" 2>&1 | tail -n 15)"
+fi
+n=$(in_ct journalctl -b --no-pager -o cat -u "$unit" | grep -c 'kernel keyring' || true)
+check "keyctl blocked: the token cache falls back to memory with one log line" test "$n" = 1
+
+# ---- uninstall
+out=$(in_ct lwtoken-helperd uninstall --system-user "$SVC" 2>&1) && code=0 || code=$?
+[[ $code == 0 && $out == *"removed $unit"* && $out == *"kept the encrypted credentials"* ]] &&
+	pass "uninstall --system-user: stopped, disabled, removed; credentials kept" || fail "uninstall --system-user" "exit $code" "$out"
+check "the unit is gone" test "$(sprop LoadState)" = not-found
+check "the template went with the last instance" test ! -e "$treeA/etc/systemd/system/lwtoken-helperd@.service"
+as_cron "$SVC" lwtoken-helper get >/dev/null 2>&1 && code=0 || code=$?
+check "get after uninstall: daemon not running (exit 3)" test "$code" = 3
+in_ct lwtoken-helperd uninstall --system-user "$SVC" --purge </dev/null >/dev/null 2>&1 && code=0 || code=$?
+check "uninstall --purge without a terminal asks for --yes (exit 2)" test "$code" = 2
+out=$(in_ct lwtoken-helperd uninstall --system-user "$SVC" --purge --yes 2>&1) && [[ ! -e $treeA/etc/lwtoken-helper/$SVC ]] &&
+	pass "uninstall --purge --yes removes the credentials and config" || fail "uninstall --purge --yes removes the credentials and config" "$out"
+ns_poweroff "lwci-a-$$"
+
+# ===================== Debian 12, another machine: fails closed, no restart loop
+log "booting the second machine with the copied credentials"
+ns_boot "lwci-b-$$" "$treeB"
+failed_closed() { [[ $(sprop ActiveState) == failed ]]; }
+wait_for 15 failed_closed || true
+sleep 3 # several RestartSec= periods
+st="$(sprop ActiveState) $(sprop ExecMainStatus) $(sprop NRestarts)"
+[[ $st == "failed 243 0" ]] && pass "copied credentials: the unit failed with 243 and was not restarted (NRestarts=0)" ||
+	fail "copied credentials: the unit failed with 243 and was not restarted" "state/status/restarts: $st" "$(in_ct systemctl status "$unit" 2>&1 | tail -n 10)"
+out=$(in_ct lwtoken-helperd doctor --system-user "$SVC" 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 1 && $out == *"does not decrypt on this machine"* ]] &&
+	pass "doctor on the other machine: the credentials do not decrypt here (exit 1)" || fail "doctor on the other machine" "exit $code"
+ns_poweroff "lwci-b-$$"
+
+cat "$work/measurements" 2>/dev/null || true
+ns_summary "$t_start"
