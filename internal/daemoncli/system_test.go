@@ -297,3 +297,31 @@ func TestSetupNoKeyringNoUserCredentials(t *testing.T) {
 		t.Error("setup wrote something")
 	}
 }
+
+// The per-user unit and the launchd agent carry the admin's proxy too.
+func TestPerUserUnitProxy(t *testing.T) {
+	spec := serviceSpec{executable: "/usr/local/bin/lwtoken-helperd", socket: systemdSocket, logLevel: "info",
+		httpsProxy: "http://proxy.example:3128", noProxy: "localhost,.corp.example"}
+	cfg := serviceConfig(platformSystemd, spec, "/home/u")
+	unit := cfg.Option["SystemdScript"].(string)
+	for _, want := range []string{"Environment=HTTPS_PROXY=http://proxy.example:3128\n", "Environment=NO_PROXY=localhost,.corp.example\n"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("user unit lacks %q", want)
+		}
+	}
+	if u := serviceConfig(platformSystemd, serviceSpec{executable: "/x", socket: systemdSocket, logLevel: "info"}, "/home/u").Option["SystemdScript"].(string); strings.Contains(u, "PROXY") {
+		t.Error("a proxy appeared without being given")
+	}
+	plist := cfg.Option["LaunchdConfig"].(string)
+	if !strings.Contains(plist, "<key>HTTPS_PROXY</key>\n\t\t<string>http://proxy.example:3128</string>") {
+		t.Errorf("plist lacks the proxy:\n%s", plist)
+	}
+	// doctor reads the system unit's proxy back the way install wrote it.
+	dir := t.TempDir()
+	tgt := systemTarget{user: "u", uid: 4242}
+	p := filepath.Join(dir, "10-run.conf")
+	os.WriteFile(p, tgt.renderRunDropIn(systemSpec{executable: "/x", logLevel: "info", httpsProxy: spec.httpsProxy, noProxy: spec.noProxy}), 0o644)
+	if got := unitProxyEnv(p); got["HTTPS_PROXY"] != spec.httpsProxy || got["NO_PROXY"] != spec.noProxy || len(got) != 2 {
+		t.Fatalf("unitProxyEnv: %v", got)
+	}
+}
