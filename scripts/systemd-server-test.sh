@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 
 readonly BOOKWORM_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,gnome-keyring,libsecret-tools,procps
 readonly TRIXIE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,procps
-readonly SVC=lwbot SVC_UID=990 OTHER=intruder OTHER_UID=1001
+readonly SVC=lwbot SVC_UID=990 OTHER=intruder OTHER_UID=1001 FILES=filesbot FILES_UID=1002 TESTER=tester TESTER_UID=1000
 readonly PATH_CT=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
 
 keep=0
@@ -100,6 +100,7 @@ prepare_tree() {
 	echo "$2" >"$1/etc/hostname"
 	chroot "$1" useradd --system --create-home -u "$SVC_UID" -s /bin/bash "$SVC"
 	chroot "$1" useradd -m -u "$OTHER_UID" -s /bin/bash "$OTHER"
+	chroot "$1" useradd --system -u "$FILES_UID" -s /bin/bash "$FILES"
 	install -m 755 "$work/bin/lwtoken-helper" "$work/bin/lwtoken-helperd" "$1/usr/local/bin/"
 }
 
@@ -155,13 +156,13 @@ check "get from systemd-run --uid=$SVC" gets_token in_ct systemd-run --uid="$SVC
 as_cron "$OTHER" lwtoken-helper get >/dev/null 2>&1 && code=0 || code=$?
 check "another user finds no daemon (exit 3)" test "$code" = 3
 out=$(as_cron "$OTHER" env "LWTOKEN_HELPER_SOCKET=/run/lwtoken-helper/$SVC_UID/sock" lwtoken-helper get 2>&1) && code=0 || code=$?
-[[ $code != 0 && $out != *"$token"* ]] && pass "another user pointing at $SVC's socket is refused (exit $code)" ||
+[[ -n $token && $code != 0 && $out != *"$token"* ]] && pass "another user pointing at $SVC's socket is refused (exit $code)" ||
 	fail "another user pointing at $SVC's socket is refused" "$out"
 
 minted_before=$(minted)
 in_ct systemctl restart "$unit"
 check "systemctl restart: the same token" gets_token as_cron "$SVC" lwtoken-helper get
-check "systemctl restart minted nothing (kernel keyring, KeyringMode=shared)" test "$(minted)" = "$minted_before"
+check "systemctl restart minted nothing (kernel keyring, KeyringMode=shared)" test "$(minted):${token:+set}" = "$minted_before:set"
 
 out=$(in_ct lwtoken-helperd doctor --system-user "$SVC" 2>&1) && code=0 || code=$?
 echo "$out" | sed 's/^/      | /'
@@ -181,13 +182,13 @@ journal=$(in_ct journalctl --no-pager -o cat)
 leaks=()
 [[ $journal == *"$client_secret"* ]] && leaks+=("the client secret")
 [[ $journal == *"$key_line"* || $journal == *"PRIVATE KEY"* ]] && leaks+=("private key material")
-[[ $journal == *"$token"* ]] && leaks+=("the access token")
+[[ -n $token && $journal == *"$token"* ]] && leaks+=("the access token")
 ((${#leaks[@]} == 0)) && pass "no secret in the journal" || fail "no secret in the journal" "found: ${leaks[*]}"
 ns_poweroff "lwci-a-$$"
 
 # ---- the tree at rest: nothing plaintext anywhere
-scan=$(grep -rlaF -e "$client_secret" -e "$key_line" -e "$token" "$treeA" 2>/dev/null || true)
-[[ -z $scan ]] && pass "powered off: no file of the whole tree holds the client secret, key material or a token" ||
+scan=$(grep -rlaF -e "$client_secret" -e "$key_line" ${token:+-e "$token"} "$treeA" 2>/dev/null || true)
+[[ -n $token && -z $scan ]] && pass "powered off: no file of the whole tree holds the client secret, key material or a token" ||
 	fail "powered off: no file of the whole tree holds the client secret, key material or a token" "$scan"
 
 # ---- a second machine: the credentials copied into a tree with its own host key
@@ -197,6 +198,31 @@ cp -a "$treeA/etc/lwtoken-helper" "$treeB/etc/"
 cp -a "$treeA/etc/systemd/system/lwtoken-helperd@.service" "$treeA/etc/systemd/system/$unit.d" "$treeB/etc/systemd/system/"
 mkdir -p "$treeB/etc/systemd/system/multi-user.target.wants"
 ln -s /etc/systemd/system/lwtoken-helperd@.service "$treeB/etc/systemd/system/multi-user.target.wants/$unit"
+
+# ---- the files mode (issue 11) from a real unit: LoadCredential= of root-owned 0400 files
+mkdir -p "$treeA/etc/lwtest"
+install -m 400 "$work/private.key" "$treeA/etc/lwtest/default.private-key"
+install -m 400 "$work/secret.txt" "$treeA/etc/lwtest/default.client-secret"
+cat >"$treeA/etc/lwtest/config.toml" <<TOML
+default_profile = "default"
+[profiles.default]
+client_id = "ci-client"
+service_account = "ci.serviceaccount@example.com"
+scopes = ["bot", "user.read"]
+auth_url = "$auth_url"
+TOML
+cat >"$treeA/etc/systemd/system/lwtest-files.service" <<UNIT
+[Unit]
+Description=lwtoken-helperd in the files mode, secrets from LoadCredential=
+[Service]
+Type=notify
+User=$FILES
+LoadCredential=default.private-key:/etc/lwtest/default.private-key
+LoadCredential=default.client-secret:/etc/lwtest/default.client-secret
+RuntimeDirectory=lwtest-files
+RuntimeDirectoryMode=0700
+ExecStart=/usr/local/bin/lwtoken-helperd run --socket /run/lwtest-files/sock --config /etc/lwtest/config.toml
+UNIT
 
 # ===================== Debian 12, boot 2: no human action
 log "boot 2 of Debian 12 (nspawn's default seccomp filter: keyctl blocked)"
@@ -213,6 +239,14 @@ else
 fi
 n=$(in_ct journalctl -b --no-pager -o cat -u "$unit" | grep -c 'kernel keyring' || true)
 check "keyctl blocked: the token cache falls back to memory with one log line" test "$n" = 1
+
+out=$(in_ct systemctl start lwtest-files.service 2>&1) && code=0 || code=$?
+token_files=$(as_cron "$FILES" env LWTOKEN_HELPER_SOCKET=/run/lwtest-files/sock lwtoken-helper get 2>"$work/get.err") || true
+[[ $code == 0 && -n $token_files ]] && accepted "$token_files" &&
+	pass "files mode: a unit with LoadCredential= of root-owned 0400 files; run reads \$CREDENTIALS_DIRECTORY" ||
+	fail "files mode: a unit with LoadCredential= of root-owned 0400 files; run reads \$CREDENTIALS_DIRECTORY" "$out" "$(cat "$work/get.err")" \
+		"$(in_ct journalctl -b --no-pager -o cat -u lwtest-files.service | tail -n 15)"
+in_ct systemctl stop lwtest-files.service
 
 # ---- uninstall
 out=$(in_ct lwtoken-helperd uninstall --system-user "$SVC" 2>&1) && code=0 || code=$?
@@ -242,6 +276,59 @@ echo "$out" | sed 's/^/      | /'
 [[ $code == 1 && $out == *"does not decrypt on this machine"* ]] &&
 	pass "doctor on the other machine: the credentials do not decrypt here (exit 1)" || fail "doctor on the other machine" "exit $code"
 ns_poweroff "lwci-b-$$"
+
+# ===================== Debian 13: a per-user service without root, user-scoped credentials
+treeC=$work/trixie
+ns_unpack "$trixie" "$treeC"
+echo "lwci-c-$$" >"$treeC/etc/hostname"
+chroot "$treeC" useradd -m -u "$TESTER_UID" -s /bin/bash "$TESTER"
+install -m 755 "$work/bin/lwtoken-helper" "$work/bin/lwtoken-helperd" "$treeC/usr/local/bin/"
+install -m 600 -o "$TESTER_UID" -g "$TESTER_UID" "$work/private.key" "$work/secret.txt" "$treeC/home/$TESTER/"
+log "booting Debian 13"
+ns_boot "lwci-c-$$" "$treeC"
+log "booted: $(in_ct systemctl --version | head -n1)"
+# On 257 entered through nsenter, loginctl needs to run inside a unit (headless.md).
+in_ct systemd-run --wait --pipe -q loginctl enable-linger "$TESTER"
+wait_for 30 in_ct test -S "/run/user/$TESTER_UID/bus" || die "no user manager for $TESTER"
+as_tester() {
+	in_ct runuser -u "$TESTER" -- env -i "HOME=/home/$TESTER" "USER=$TESTER" "LOGNAME=$TESTER" "PATH=$PATH_CT" \
+		"XDG_RUNTIME_DIR=/run/user/$TESTER_UID" "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$TESTER_UID/bus" "$@"
+}
+out=$(as_tester sh -c "cd && lwtoken-helperd setup --profile default --client-id ci-client \
+	--service-account ci.serviceaccount@example.com --scope 'bot user.read' --private-key-file private.key --auth-url '$auth_url' <secret.txt" 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"no keyring is reachable"* && $out == *"systemd user credentials"* ]] &&
+	pass "setup without a Secret Service: the secrets become user-scoped systemd credentials" ||
+	fail "setup without a Secret Service: the secrets become user-scoped systemd credentials" "exit $code"
+cdir=/home/$TESTER/.config/lwtoken-helper/credentials
+check "the user credentials are the user's, 0600, in a 0700 directory" \
+	test "$(stat -c %U:%a "$treeC$cdir" "$treeC$cdir/"*.cred)" = "$(printf '%s:700\n%s:600\n%s:600' "$TESTER" "$TESTER" "$TESTER")"
+in_ct shred -u "/home/$TESTER/private.key" "/home/$TESTER/secret.txt"
+out=$(as_tester lwtoken-helperd install 2>&1) && out=$(as_tester lwtoken-helperd start 2>&1) &&
+	pass "install and start the per-user unit" || fail "install and start the per-user unit" "$out"
+token3=$(as_cron "$TESTER" lwtoken-helper get 2>"$work/get.err") || true
+[[ -n $token3 ]] && accepted "$token3" && pass "get (cron-like): the daemon decrypted the user credentials through Varlink" ||
+	fail "get (cron-like): the daemon decrypted the user credentials through Varlink" "$(cat "$work/get.err")" \
+		"$(as_tester journalctl --user --no-pager -o cat -u lwtoken-helperd | tail -n 15)"
+out=$(as_tester lwtoken-helperd doctor 2>&1) && code=0 || code=$?
+echo "$out" | sed 's/^/      | /'
+[[ $code == 0 && $out == *"usercreds"* ]] && pass "doctor in the user-credentials mode: no failure" || fail "doctor in the user-credentials mode" "exit $code"
+ns_poweroff "lwci-c-$$"
+scan=$(grep -rlaF -e "$client_secret" -e "$key_line" ${token3:+-e "$token3"} "$treeC" 2>/dev/null || true)
+[[ -n $token3 && -z $scan ]] && pass "Debian 13 powered off: no file holds the client secret, key material or the token" ||
+	fail "Debian 13 powered off: no file holds the client secret, key material or the token" "$scan"
+log "rebooting Debian 13"
+t_boot=$(now_ms)
+ns_boot "lwci-c-$$" "$treeC"
+first_token3() { as_cron "$TESTER" lwtoken-helper get >/dev/null 2>&1; }
+if wait_for 60 first_token3; then
+	boot_ms=$(($(now_ms) - t_boot))
+	pass "Debian 13 after a reboot: get works with no human action, linger (boot to first token: $boot_ms ms)"
+	echo "debian13_boot_to_first_token_ms=$boot_ms" >>"$work/measurements"
+else
+	fail "Debian 13 after a reboot: get works with no human action" "$(as_tester systemctl --user status lwtoken-helperd 2>&1 | tail -n 15)"
+fi
+ns_poweroff "lwci-c-$$"
 
 cat "$work/measurements" 2>/dev/null || true
 ns_summary "$t_start"

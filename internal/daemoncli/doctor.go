@@ -129,6 +129,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "doctor: %v", err)
 		return ExitError
 	}
+	st, userCreds := withUserCredentials(st, o.config)
 	d := &doctor{
 		getenv:  env.Getenv,
 		uid:     os.Getuid(),
@@ -141,6 +142,11 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 		now:     time.Now,
 		service: queryServiceInfo,
 		timeout: 10 * time.Second,
+	}
+	if userCreds {
+		d.checks = []func(context.Context) []checkResult{
+			d.checkConfig, d.checkStores, d.checkUserCredentials, d.checkSecrets, d.checkSocket, d.checkDaemon, d.checkService, d.checkEndpoint, d.checkClock,
+		}
 	}
 	return d.run(ctx, env)
 }

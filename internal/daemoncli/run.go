@@ -86,6 +86,7 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "run: %v", err)
 		return ExitNotConfigured
 	}
+	st, _ = withUserCredentials(st, o.config)
 	backoffBase, backoffCap := testBackoff()
 	readHeader, readWhole := testReadTimeouts()
 	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Secrets: st.secrets, Tokens: st.tokens,

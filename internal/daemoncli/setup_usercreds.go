@@ -91,3 +91,43 @@ func fileExists(p string) bool {
 	_, err := statFile(p)
 	return err == nil
 }
+
+// withUserCredentials makes a daemon read its secrets from the systemd user credentials next
+// to cfgPath when setup put them there, in place of the OS keyring (another secret source
+// chosen explicitly, such as a credentials directory, stays). Tokens are then cached in
+// memory rather than in the unreachable keyring.
+func withUserCredentials(st stores, cfgPath string) (stores, bool) {
+	if _, keyring := st.secrets.(*keystore.Keyring); !keyring {
+		return st, false
+	}
+	uc := userCredsFor(cfgPath)
+	if !uc.Has() {
+		return st, false
+	}
+	st.secrets = uc
+	if _, keyring := st.tokens.(*keystore.Keyring); keyring {
+		st.tokens = keystore.NewMemory()
+	}
+	return st, true
+}
+
+// checkUserCredentials replaces doctor's keyring check when the secrets are systemd user
+// credentials: systemd's version and whether its user scope answers.
+func (d *doctor) checkUserCredentials(ctx context.Context) []checkResult {
+	v, verr := sdcreds.Version(ctx)
+	vs := "systemd version unknown"
+	if verr == nil {
+		vs = fmt.Sprintf("systemd %d: %s", v, sdcreds.Features(v))
+	}
+	uc, _ := d.secrets.(*keystore.UserCredentials)
+	if uc == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	if err := uc.Client.Available(cctx); err != nil {
+		return d.one("usercreds", levelFail, vs+"; "+err.Error(),
+			"user-scoped credentials need systemd 256 or later with /run/systemd/io.systemd.Credentials; elsewhere use a keyring, `sudo "+prog+" setup --system-user`, or `run --credentials-dir`")
+	}
+	return d.one("usercreds", levelOK, vs+"; io.systemd.Credentials answers in the user scope", "")
+}
