@@ -159,3 +159,12 @@ func readSmall(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Available reports whether systemd's user scope answers here (systemd >= 256); the error
+// wraps ErrUnavailable and says why not.
+func (u *UserCredentials) Available(ctx context.Context) error {
+	if err := u.client().Available(ctx); err != nil {
+		return fmt.Errorf("keystore: systemd user credentials: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -125,7 +125,7 @@ func (d *doctor) checkUserCredentials(ctx context.Context) []checkResult {
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	if err := uc.Client.Available(cctx); err != nil {
+	if err := uc.Available(cctx); err != nil {
 		return d.one("usercreds", levelFail, vs+"; "+err.Error(),
 			"user-scoped credentials need systemd 256 or later with /run/systemd/io.systemd.Credentials; elsewhere use a keyring, `sudo "+prog+" setup --system-user`, or `run --credentials-dir`")
 	}
