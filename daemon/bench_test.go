@@ -30,8 +30,8 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 const (
@@ -53,7 +53,7 @@ var (
 type benchDaemon struct {
 	sock string
 	d    *daemon.Daemon
-	fake *lwauthtest.Server
+	fake *lwfake.Server
 	stop func() // shuts it down and removes its files; also run by tb.Cleanup
 }
 
@@ -74,7 +74,7 @@ func startBenchDaemon(tb testing.TB) *benchDaemon {
 	})
 	tb.Cleanup(stop)
 
-	fake := lwauthtest.NewServer(lwauthtest.App{ClientID: benchClientID, ClientSecret: benchSecret,
+	fake := lwfake.NewServer(tb, lwfake.App{ClientID: benchClientID, ClientSecret: benchSecret,
 		ServiceAccount: benchSA, PublicKey: &benchKey.PublicKey, Scopes: []string{"bot", "user.read"}})
 	undo = append(undo, fake.Close)
 	// Not tb.TempDir(): its path can exceed the 104-byte socket path limit on macOS.
@@ -85,7 +85,7 @@ func startBenchDaemon(tb testing.TB) *benchDaemon {
 	undo = append(undo, func() { os.RemoveAll(dir) })
 	cfg := filepath.Join(dir, "config.toml")
 	if err := config.Save(cfg, &config.Config{Profiles: map[string]*config.Profile{
-		"default": {ClientID: benchClientID, ServiceAccount: benchSA, Scopes: []string{"bot", "user.read"}, AuthURL: fake.URL()},
+		"default": {ClientID: benchClientID, ServiceAccount: benchSA, Scopes: []string{"bot", "user.read"}, AuthURL: fake.AuthURL},
 	}}); err != nil {
 		tb.Fatal(err)
 	}

@@ -21,9 +21,9 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 var (
@@ -56,7 +56,7 @@ func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 type harness struct {
 	t      *testing.T
-	fake   *lwauthtest.Server
+	fake   *lwfake.Server
 	store  *keystore.Memory
 	clock  *clock
 	cfg    string
@@ -86,10 +86,9 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	k := key(t)
 	h := &harness{t: t, store: keystore.NewMemory(), clock: &clock{}}
-	h.fake = lwauthtest.NewServer(lwauthtest.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
+	h.fake = lwfake.NewServer(t, lwfake.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
 		PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
 	h.fake.SetNow(h.clock.Now)
-	t.Cleanup(h.fake.Close)
 	dir, err := os.MkdirTemp("", "lwd")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +97,7 @@ func newHarness(t *testing.T) *harness {
 	h.sock = filepath.Join(dir, "s", "sock")
 	h.cfg = filepath.Join(dir, "config.toml")
 	h.writeConfig(&config.Config{Profiles: map[string]*config.Profile{
-		"default": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot", "user.read"}, AuthURL: h.fake.URL()},
+		"default": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot", "user.read"}, AuthURL: h.fake.AuthURL},
 	}})
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	ctx := context.Background()
@@ -299,7 +298,7 @@ func TestCorruptStoredTokenIsReplaced(t *testing.T) {
 func TestOutageServesCachedTokenAndRecovers(t *testing.T) {
 	h := newHarness(t)
 	tok := h.mustGet(client.TokenRequest{})
-	h.fake.FailNext(-1, lwauthtest.Failure{Status: 503})
+	h.fake.FailNext(-1, lwfake.Failure{Status: 503})
 	// Past the renewal point (80% of 24 h): renewal fails, the cached token is still served.
 	h.clock.Advance(20 * time.Hour)
 	for range 3 {
@@ -481,7 +480,7 @@ func TestReloadKeepsUnchangedProfiles(t *testing.T) {
 	h := newHarness(t)
 	tok := h.mustGet(client.TokenRequest{})
 	cfg, _ := config.Load(h.cfg)
-	cfg.Profiles["other"] = &config.Profile{ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot"}, AuthURL: h.fake.URL()}
+	cfg.Profiles["other"] = &config.Profile{ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot"}, AuthURL: h.fake.AuthURL}
 	h.writeConfig(cfg)
 	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // restartWith stops h's daemon and starts another with tweaked options (same store,
@@ -73,7 +73,7 @@ func TestOutageRetriesOnScheduleNotPerRequest(t *testing.T) {
 	h := newHarness(t)
 	h.restartWith(fastRetries)
 	tok := h.mustGet(client.TokenRequest{})
-	h.fake.FailNext(-1, lwauthtest.Failure{Status: 503})
+	h.fake.FailNext(-1, lwfake.Failure{Status: 503})
 	h.clock.Advance(21 * time.Hour)
 	served := 0
 	for start := time.Now(); time.Since(start) < 700*time.Millisecond; time.Sleep(time.Millisecond) {
@@ -104,7 +104,7 @@ func TestRetryAfterHonouredAndCapped(t *testing.T) {
 	} {
 		t.Run(tc.ra, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.FailNext(1, lwauthtest.Failure{Status: 429, RetryAfter: tc.ra})
+			h.fake.FailNext(1, lwfake.Failure{Status: 429, RetryAfter: tc.ra})
 			_, err := h.get(client.TokenRequest{})
 			if !errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "429") {
 				t.Fatalf("err = %v", err)
@@ -361,7 +361,7 @@ func TestConcurrentChaos(t *testing.T) {
 	}
 	for _, step := range []func(){
 		func() { h.clock.Advance(21 * time.Hour) },
-		func() { h.fake.FailNext(-1, lwauthtest.Failure{Status: 502}) },
+		func() { h.fake.FailNext(-1, lwfake.Failure{Status: 502}) },
 		func() { h.clock.Advance(4 * time.Hour) },
 		func() { h.d.Reload() },
 		func() { h.fake.ClearFailures() },

@@ -17,23 +17,22 @@ import (
 	"unicode"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // fuzzDaemon is a daemon (not listening) with two profiles against a fake endpoint.
-func fuzzDaemon(f *testing.F) (*Daemon, *lwauthtest.Server, []byte) {
+func fuzzDaemon(f *testing.F) (*Daemon, *lwfake.Server, []byte) {
 	k := key(f)
-	fake := lwauthtest.NewServer(lwauthtest.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
+	fake := lwfake.NewServer(f, lwfake.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
 		PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
-	f.Cleanup(fake.Close)
 	dir := f.TempDir()
 	cfg := filepath.Join(dir, "config.toml")
 	if err := config.Save(cfg, &config.Config{DefaultProfile: "default", Profiles: map[string]*config.Profile{
-		"default": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot", "user.read"}, AuthURL: fake.URL()},
-		"other":   {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"directory.read"}, AuthURL: fake.URL()},
+		"default": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot", "user.read"}, AuthURL: fake.AuthURL},
+		"other":   {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"directory.read"}, AuthURL: fake.AuthURL},
 	}}); err != nil {
 		f.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestFingerprintsAgree(t *testing.T) {
 func TestProfilesRoute(t *testing.T) {
 	h := newHarness(t)
 	h.writeConfig(&config.Config{DefaultProfile: "default", Profiles: map[string]*config.Profile{
-		"default": {ClientID: clientID, ServiceAccount: sa, DomainID: "42", Scopes: []string{"user.read", "bot"}, AuthURL: h.fake.URL()},
+		"default": {ClientID: clientID, ServiceAccount: sa, DomainID: "42", Scopes: []string{"user.read", "bot"}, AuthURL: h.fake.AuthURL},
 		"gov":     {ClientID: "other", ServiceAccount: sa, Scopes: []string{"bot"}, AuthURL: "https://auth.gov-naverworks.com/oauth2/v2.0"},
 	}})
 	if err := h.d.Reload(); err != nil {
@@ -40,7 +40,7 @@ func TestProfilesRoute(t *testing.T) {
 		t.Fatalf("profiles: %+v", ps)
 	}
 	d, g := ps.Profiles[0], ps.Profiles[1]
-	if !d.Default || g.Default || d.DomainID != "42" || d.AuthURL != h.fake.URL() || g.AuthURL != "https://auth.gov-naverworks.com/oauth2/v2.0" {
+	if !d.Default || g.Default || d.DomainID != "42" || d.AuthURL != h.fake.AuthURL || g.AuthURL != "https://auth.gov-naverworks.com/oauth2/v2.0" {
 		t.Fatalf("settings: %+v %+v", d, g)
 	}
 	if d.State != "missing" || len(d.Tokens) != 1 || d.Tokens[0].Scope != "bot" || d.Tokens[0].State != "valid" {

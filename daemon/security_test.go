@@ -25,9 +25,9 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // logBuf is a log sink safe for the daemon's goroutines.
@@ -512,7 +512,7 @@ func failingRevoke(h *harness) *atomic.Bool {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cfg.Profiles["default"].AuthURL = ts.URL + lwauthtest.BasePath
+	cfg.Profiles["default"].AuthURL = ts.URL + lwfake.AuthPath
 	h.writeConfig(cfg)
 	if err := h.d.Reload(); err != nil {
 		h.t.Fatal(err)
@@ -692,12 +692,12 @@ func TestRevokedTokensAreNeverWrittenBack(t *testing.T) {
 	h.store.Delete(ctx, k)
 	fresh, _ := h.store.Get(ctx, k)
 	h.writeConfig(&config.Config{Profiles: map[string]*config.Profile{
-		"other": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot"}, AuthURL: h.fake.URL()}}})
+		"other": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot"}, AuthURL: h.fake.AuthURL}}})
 	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	ct := &cachedToken{Access: secret.New("late"), TokenType: "Bearer", Scope: "bot user.read", IssuedAt: time.Now(),
-		Expiry: time.Now().Add(time.Hour), ClientID: clientID, AuthURL: h.fake.URL()}
+		Expiry: time.Now().Add(time.Hour), ClientID: clientID, AuthURL: h.fake.AuthURL}
 	if err := h.d.store.Set(ctx, k, ct.marshal()); err != nil {
 		t.Fatal(err)
 	}

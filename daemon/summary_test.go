@@ -9,7 +9,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // statusLog records what WatchStatus reports.
@@ -89,7 +89,7 @@ func TestStatusSummaryFollowsTheCache(t *testing.T) {
 	}
 
 	// A failing renewal after the renewal time: the summary says so and when it retries.
-	h.fake.FailNext(-1, lwauthtest.Failure{Status: 503})
+	h.fake.FailNext(-1, lwfake.Failure{Status: 503})
 	h.clock.Advance(20 * time.Hour)
 	h.mustGet(client.TokenRequest{}) // late: renews in the background, serves the cached token
 	waitFor(t, "a failing summary", func() bool { return strings.Contains(l.last(), "1 failing (default: ") })

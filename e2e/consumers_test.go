@@ -29,7 +29,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // realAPI is the LINE WORKS API base the docs show; tests point it at a local server.
@@ -306,7 +306,7 @@ func TestPromptSegment(t *testing.T) {
 		t.Fatalf("unknown profile: %q", r.stdout)
 	}
 	// Renewal failing: the token is still served, the prompt warns.
-	x.fake.FailNext(-1, lwauthtest.Failure{Status: 503})
+	x.fake.FailNext(-1, lwfake.Failure{Status: 503})
 	x.setClock(20 * time.Hour)
 	x.getToken() // serves the cached token and starts the renewal, which fails
 	waitUntilTrue(t, "a failed renewal", func() bool { return strings.Contains(x.helper("status").stdout, "retrying") })
@@ -598,7 +598,7 @@ func TestProfilesSideBySide(t *testing.T) {
 	x.setup("--default")
 	second := x.profile + "-b"
 	r := x.runCmd(bin.daemon, x.secret+"\n", "setup", "--profile", second, "--client-id", x.clientID,
-		"--service-account", "bot.serviceaccount@example.com", "--scope", "bot", "--private-key-file", x.keyFile, "--auth-url", x.fake.URL())
+		"--service-account", "bot.serviceaccount@example.com", "--scope", "bot", "--private-key-file", x.keyFile, "--auth-url", x.fake.AuthURL)
 	if r.code != 0 {
 		t.Fatalf("setup %s: %d %s", second, r.code, r.stderr)
 	}
@@ -635,7 +635,7 @@ func TestProfilesSideBySide(t *testing.T) {
 	// JSON and names for scripts.
 	r = x.bash(`lwtoken-helper profiles --json | jq -r '.profiles[] | "\(.name) \(.default) \(.state) \(.scopes | join(",")) \(.auth_url)"'`)
 	want := fmt.Sprintf("%s true valid bot,user.read %s\n%s false valid bot %s\n%s false missing bot https://auth.gov-naverworks.com/oauth2/v2.0\n",
-		x.profile, x.fake.URL(), second, x.fake.URL(), gov)
+		x.profile, x.fake.AuthURL, second, x.fake.AuthURL, gov)
 	if r.stdout != want {
 		t.Fatalf("profiles --json | jq:\n%s\nwant\n%s", r.stdout, want)
 	}

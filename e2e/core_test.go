@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // getToken runs `lwtoken-helper get` and checks the token is valid at the endpoint.
@@ -181,10 +181,10 @@ func TestErrorPathsExitCodes(t *testing.T) {
 		{"unknown profile", []string{"get", "--profile", "nope"}, nil, 4, []string{`profile "nope" is not configured`, "hint: run `lwtoken-helperd setup --profile nope"}},
 		{"scope outside profile", []string{"get", "--scope", "directory.read"}, nil, 2, []string{`scope "directory.read" is not among`}},
 		{"min-ttl impossible", []string{"get", "--min-ttl", "25h"}, nil, 2, []string{"can never be met"}},
-		{"line works down", []string{"get"}, func() { x.fake.FailNext(-1, lwauthtest.Failure{Status: 503}) }, 6, []string{"line works is unreachable and no valid token is cached", "503", "hint:"}},
+		{"line works down", []string{"get"}, func() { x.fake.FailNext(-1, lwfake.Failure{Status: 503}) }, 6, []string{"line works is unreachable and no valid token is cached", "503", "hint:"}},
 		{"rejected", []string{"get", "--scope", "bot"}, func() {
 			x.fake.ClearFailures()
-			x.fake.FailNext(1, lwauthtest.Failure{Status: 401, Code: "invalid_client", Description: "client authentication failed"})
+			x.fake.FailNext(1, lwfake.Failure{Status: 401, Code: "invalid_client", Description: "client authentication failed"})
 		}, 5, []string{"line works rejected the request", "invalid_client", "hint: check the client id"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

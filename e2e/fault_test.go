@@ -31,10 +31,10 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // Timing of the daemons in these tests: a token request gives up after 1 s (instead of
@@ -208,7 +208,7 @@ func newGate(t *testing.T, targetURL string) *gate {
 	return g
 }
 
-func (g *gate) url() string { return "http://" + g.addr + lwauthtest.BasePath }
+func (g *gate) url() string { return "http://" + g.addr + lwfake.AuthPath }
 
 func (g *gate) serve(ln net.Listener) {
 	g.mu.Lock()
@@ -280,18 +280,18 @@ func (g *gate) open() {
 
 type outage struct {
 	name    string
-	failure *lwauthtest.Failure // injected at the fake; nil: the gate is shut instead
-	want    string              // in status' last_error and in get's error once the token expired
+	failure *lwfake.Failure // injected at the fake; nil: the gate is shut instead
+	want    string          // in status' last_error and in get's error once the token expired
 }
 
 func TestFaultOutages(t *testing.T) {
 	for _, o := range []outage{
-		{"500", &lwauthtest.Failure{Status: 500}, "500 server_error"},
-		{"502", &lwauthtest.Failure{Status: 502}, "502 server_error"},
-		{"503", &lwauthtest.Failure{Status: 503}, "503 temporarily_unavailable"},
-		{"429 retry-after 2", &lwauthtest.Failure{Status: 429, RetryAfter: "2"}, "429 too_many_requests"},
-		{"hang past the request timeout", &lwauthtest.Failure{Hang: true}, "context deadline exceeded"},
-		{"dropped connection", &lwauthtest.Failure{Drop: true}, "EOF"},
+		{"500", &lwfake.Failure{Status: 500}, "500 server_error"},
+		{"502", &lwfake.Failure{Status: 502}, "502 server_error"},
+		{"503", &lwfake.Failure{Status: 503}, "503 temporarily_unavailable"},
+		{"429 retry-after 2", &lwfake.Failure{Status: 429, RetryAfter: "2"}, "429 too_many_requests"},
+		{"hang past the request timeout", &lwfake.Failure{Hang: true}, "context deadline exceeded"},
+		{"dropped connection", &lwfake.Failure{Drop: true}, "EOF"},
 		{"refused connection", nil, "connection refused"},
 	} {
 		t.Run(o.name, func(t *testing.T) {
@@ -303,7 +303,7 @@ func TestFaultOutages(t *testing.T) {
 
 func testOutage(t *testing.T, o outage) {
 	x := newH(t)
-	g := newGate(t, x.fake.URL())
+	g := newGate(t, x.fake.AuthURL)
 	x.setup("--auth-url", g.url())
 	x.startFaultDaemon()
 	tok := x.getToken()
@@ -431,7 +431,7 @@ func TestFaultDNSFailure(t *testing.T) {
 	x.setup("--auth-url", badURL)
 	// A valid token minted earlier (as by a daemon that had a working network), stored
 	// the way the daemon stores it.
-	cl := &lwauth.Client{AuthURL: x.fake.URL()}
+	cl := &lwauth.Client{AuthURL: x.fake.AuthURL}
 	lt, err := cl.Token(context.Background(), lwauth.Credentials{ClientID: x.clientID, ServiceAccount: "bot.serviceaccount@example.com",
 		ClientSecret: secret.New(x.secret), PrivateKey: testKey()}, []string{"bot", "user.read"})
 	if err != nil {
@@ -474,7 +474,7 @@ func TestFaultDNSFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Profiles[x.profile].AuthURL = x.fake.URL()
+	cfg.Profiles[x.profile].AuthURL = x.fake.AuthURL
 	if err := config.Save(x.config, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -970,7 +970,7 @@ func TestFaultConfigReload(t *testing.T) {
 	setupOther := func(name, scope string) {
 		t.Helper()
 		r := x.runCmd(bin.daemon, x.secret+"\n", "setup", "--profile", name, "--client-id", x.clientID,
-			"--service-account", "bot.serviceaccount@example.com", "--scope", scope, "--private-key-file", x.keyFile, "--auth-url", x.fake.URL())
+			"--service-account", "bot.serviceaccount@example.com", "--scope", scope, "--private-key-file", x.keyFile, "--auth-url", x.fake.AuthURL)
 		if r.code != 0 {
 			t.Fatalf("setup %s: %d %s", name, r.code, r.stderr)
 		}

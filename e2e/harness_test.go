@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testkeyring"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 var bin struct{ client, daemon, dir string }
@@ -93,7 +93,7 @@ func testKey() *rsa.PrivateKey {
 type h struct {
 	t          *testing.T
 	dir        string
-	fake       *lwauthtest.Server
+	fake       *lwfake.Server
 	profile    string
 	clientID   string
 	secret     string
@@ -126,9 +126,8 @@ func newH(t *testing.T) *h {
 		clientID: "cid-" + fmt.Sprintf("%x", sec[:4]),
 		secret:   fmt.Sprintf("cs-%x", sec),
 	}
-	x.fake = lwauthtest.NewServer(lwauthtest.App{ClientID: x.clientID, ClientSecret: x.secret,
+	x.fake = lwfake.NewServer(t, lwfake.App{ClientID: x.clientID, ClientSecret: x.secret,
 		ServiceAccount: "bot.serviceaccount@example.com", PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
-	t.Cleanup(x.fake.Close)
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	x.keyFile = filepath.Join(dir, "private.key")
 	os.WriteFile(x.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
@@ -184,7 +183,7 @@ func (x *h) setup(extra ...string) {
 	x.t.Helper()
 	args := append([]string{"setup", "--profile", x.profile, "--client-id", x.clientID,
 		"--service-account", "bot.serviceaccount@example.com", "--domain-id", "12345", "--scope", "bot user.read",
-		"--private-key-file", x.keyFile, "--auth-url", x.fake.URL()}, extra...)
+		"--private-key-file", x.keyFile, "--auth-url", x.fake.AuthURL}, extra...)
 	r := x.runCmd(bin.daemon, x.secret+"\n", args...)
 	if r.code != 0 {
 		x.t.Fatalf("setup: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -33,9 +33,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // Another uid for the tests, and the uid nobody.
@@ -502,7 +502,7 @@ func TestSetupFailsClosedWithoutSecretService(t *testing.T) {
 			env := append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "TMPDIR=" + home}, c.env...)
 			for _, args := range [][]string{
 				{"setup", "--profile", x.profile, "--client-id", x.clientID, "--service-account", "bot.serviceaccount@example.com",
-					"--scope", "bot", "--private-key-file", x.keyFile, "--auth-url", x.fake.URL()},
+					"--scope", "bot", "--private-key-file", x.keyFile, "--auth-url", x.fake.AuthURL},
 				{"setup", "--delete", "--profile", x.profile},
 			} {
 				r := x.secRun(30*time.Second, env, x.secret+"\n", append([]string{bin.daemon}, args...)...)
@@ -919,7 +919,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	lc := newLeakCheck(x, nil)
 	setupArgs := []string{bin.daemon, "setup", "--profile", x.profile, "--client-id", x.clientID, "--service-account", "bot.serviceaccount@example.com",
-		"--domain-id", "12345", "--scope", "bot user.read", "--private-key-file", x.keyFile, "--auth-url", x.fake.URL(), "--default"}
+		"--domain-id", "12345", "--scope", "bot user.read", "--private-key-file", x.keyFile, "--auth-url", x.fake.AuthURL, "--default"}
 
 	// setup, caught alive holding the key and the secret.
 	pid, finish := x.startBlocked(setupArgs, x.secret+"\n")
@@ -990,10 +990,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		{[]string{"get", "--profile", "../x"}, nil},
 		{[]string{"get", "--scope", "directory.read"}, nil}, {[]string{"get", "--min-ttl", "25h"}, nil},
 		{[]string{"get", "--min-ttl", "-1s"}, nil},
-		{[]string{"get", "--scope", "user.read"}, func() { x.fake.FailNext(-1, lwauthtest.Failure{Status: 503}) }},
+		{[]string{"get", "--scope", "user.read"}, func() { x.fake.FailNext(-1, lwfake.Failure{Status: 503}) }},
 		{[]string{"get", "--scope", "user.read"}, func() {
 			x.fake.ClearFailures()
-			x.fake.FailNext(1, lwauthtest.Failure{Status: 401, Code: "invalid_client", Description: "client authentication failed"})
+			x.fake.FailNext(1, lwfake.Failure{Status: 401, Code: "invalid_client", Description: "client authentication failed"})
 		}},
 		{[]string{"get", "--scope", "user.read", "--min-ttl", "23h59m"}, func() { x.fake.ClearFailures() }},
 	} {

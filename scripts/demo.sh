@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "build"
-show go build -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake
+show go build -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./cmd/lwfake
 export PATH="$work/bin:$PATH"
 
 step "a throwaway service-account key and client secret (what the Developer Console would give you)"

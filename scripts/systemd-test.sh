@@ -80,7 +80,7 @@ trap 'exit 143' TERM
 
 # ---- build
 log "building the binaries (CGO_ENABLED=0)"
-CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake
+CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./cmd/lwfake
 
 # ---- the Debian tree, cached
 ns_unpack "$(ns_tree "$SUITE" "$PACKAGES")" "$tree"

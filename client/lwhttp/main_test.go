@@ -16,7 +16,8 @@ import (
 var shared *daemontest.Env
 
 // api stands for https://www.worksapis.com/v1.0 in the examples: the fake resource API,
-// which answers 200 {"ok":true} to a valid token and 401 UNAUTHORIZED to any other.
+// which answers 200 {"ok":true} to a valid token (201 to a bot message send) and 401 or
+// 403 UNAUTHORIZED to any other.
 var api string
 
 func TestMain(m *testing.M) {

@@ -1,7 +1,7 @@
 // Package daemontest owns a real lwtoken-helperd for the tests and examples of Go
 // programs that use the client packages: the daemon package serving on a Unix socket in
 // a temporary directory, an in-memory keyring, and the fake LINE WORKS token endpoint and
-// resource API of lwauthtest, with a wall clock the test can move.
+// resource API of lwfake, with a wall clock the test can move.
 package daemontest
 
 import (
@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,8 +21,8 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // Scopes are the scopes of every profile of an Env.
@@ -31,16 +30,15 @@ var Scopes = []string{"bot", "user.read"}
 
 // Env is a running daemon and its fakes.
 type Env struct {
-	Dir    string             // temporary directory, removed by Close
-	Socket string             // the daemon's socket
-	Fake   *lwauthtest.Server // the token endpoint
-	API    string             // base URL of the resource API stand-in (ends in /v1.0)
+	Dir    string         // temporary directory, removed by Close
+	Socket string         // the daemon's socket
+	Fake   *lwfake.Server // the token endpoint and the resource API
+	API    string         // base URL of the resource API stand-in (Fake.APIURL, ends in /v1.0)
 	Daemon *daemon.Daemon
 	Store  *keystore.Memory
 
 	offset atomic.Int64
 	creds  map[string][2]string // profile: client id, client secret
-	api    *httptest.Server
 	served chan error
 }
 
@@ -60,27 +58,32 @@ func Start(profiles ...string) (*Env, error) {
 	}
 	e := &Env{Dir: dir, Socket: filepath.Join(dir, "run", "sock"), Store: keystore.NewMemory(), served: make(chan error, 1),
 		creds: map[string][2]string{}}
-	var apps []lwauthtest.App
+	var apps []lwfake.App
 	cfg := &config.Config{Profiles: map[string]*config.Profile{}}
 	der, _ := x509.MarshalPKCS8PrivateKey(key)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	for i, name := range profiles {
 		id := fmt.Sprintf("client-%d", i)
 		sec := fmt.Sprintf("secret-%d-%x", i, der[len(der)-8:])
-		apps = append(apps, lwauthtest.App{ClientID: id, ClientSecret: sec, ServiceAccount: "bot.serviceaccount@example.com",
+		apps = append(apps, lwfake.App{ClientID: id, ClientSecret: sec, ServiceAccount: "bot.serviceaccount@example.com",
 			PublicKey: &key.PublicKey, Scopes: Scopes})
 		cfg.Profiles[name] = &config.Profile{ClientID: id, ServiceAccount: "bot.serviceaccount@example.com", Scopes: Scopes}
 		e.creds[name] = [2]string{id, sec}
 		e.Store.Set(context.Background(), keystore.PrivateKeyKey(name), keyPEM)
 		e.Store.Set(context.Background(), keystore.ClientSecretKey(name), []byte(sec))
 	}
-	e.Fake = lwauthtest.NewServer(apps...)
+	if e.Fake, err = lwfake.New(apps...); err == nil {
+		err = e.Fake.Start()
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
 	e.Fake.SetNow(e.Now)
 	for _, p := range cfg.Profiles {
-		p.AuthURL = e.Fake.URL()
+		p.AuthURL = e.Fake.AuthURL
 	}
-	e.api = httptest.NewServer(e.Fake.ResourceHandler())
-	e.API = e.api.URL + "/v1.0"
+	e.API = e.Fake.APIURL
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := config.Save(cfgPath, cfg); err != nil {
 		e.Close()
@@ -108,13 +111,13 @@ func (e *Env) Advance(d time.Duration) { e.offset.Add(int64(d)) }
 
 // Revoke revokes an access token of profile at the fake's revoke endpoint, the way an
 // admin or another program would: the daemon still believes it valid, the resource API
-// refuses it with 401 UNAUTHORIZED.
+// refuses it with 403 UNAUTHORIZED, as LINE WORKS does.
 func (e *Env) Revoke(profile, accessToken string) error {
 	c, ok := e.creds[profile]
 	if !ok {
 		return fmt.Errorf("daemontest: no profile %q", profile)
 	}
-	resp, err := http.PostForm(e.Fake.URL()+"/revoke", url.Values{"client_id": {c[0]}, "client_secret": {c[1]},
+	resp, err := http.PostForm(e.Fake.AuthURL+"/revoke", url.Values{"client_id": {c[0]}, "client_secret": {c[1]},
 		"token": {accessToken}, "token_type_hint": {"access_token"}})
 	if err != nil {
 		return err
@@ -136,9 +139,6 @@ func (e *Env) Close() error {
 		if serr := <-e.served; serr != nil {
 			err = errors.Join(err, serr)
 		}
-	}
-	if e.api != nil {
-		e.api.Close()
 	}
 	if e.Fake != nil {
 		e.Fake.Close()

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 func TestTokenSuccess(t *testing.T) {
@@ -85,9 +85,9 @@ func TestTokenRejected(t *testing.T) {
 		}, nil, 400, "invalid_grant"},
 		{"scope not configured", nil, []string{"bot", "calendar"}, 400, "invalid_scope"},
 	}
-	for _, style := range []string{"oauth", "lineworks"} {
+	for _, style := range []lwfake.ErrorStyle{lwfake.ErrorStyleOAuth, lwfake.ErrorStyleLineWorks} {
 		for _, tt := range tests {
-			t.Run(style+"/"+tt.name, func(t *testing.T) {
+			t.Run(string(style)+"/"+tt.name, func(t *testing.T) {
 				srv, c := newFake(t)
 				srv.SetErrorStyle(style)
 				cr := testCreds()
@@ -126,23 +126,23 @@ func TestTokenRejected(t *testing.T) {
 func TestTokenInjectedFailures(t *testing.T) {
 	tests := []struct {
 		name       string
-		f          lwauthtest.Failure
+		f          lwfake.Failure
 		retryable  bool
 		retryAfter time.Duration
 	}{
-		{"500", lwauthtest.Failure{Status: 500}, true, 0},
-		{"502", lwauthtest.Failure{Status: 502}, true, 0},
-		{"503 retry-after seconds", lwauthtest.Failure{Status: 503, RetryAfter: "7"}, true, 7 * time.Second},
-		{"429 retry-after seconds", lwauthtest.Failure{Status: 429, RetryAfter: "120"}, true, 2 * time.Minute},
-		{"429 retry-after date", lwauthtest.Failure{Status: 429, RetryAfter: t0.Add(30 * time.Second).Format(http.TimeFormat)}, true, 30 * time.Second},
-		{"429 retry-after past date", lwauthtest.Failure{Status: 429, RetryAfter: t0.Add(-time.Minute).Format(http.TimeFormat)}, true, 0},
-		{"429 retry-after garbage", lwauthtest.Failure{Status: 429, RetryAfter: "soon"}, true, 0},
-		{"429 retry-after huge", lwauthtest.Failure{Status: 429, RetryAfter: "99999999999"}, true, 24 * time.Hour},
-		{"408", lwauthtest.Failure{Status: 408}, true, 0},
-		{"400", lwauthtest.Failure{Status: 400, Code: "invalid_request"}, false, 0},
-		{"401", lwauthtest.Failure{Status: 401, Code: "invalid_client"}, false, 0},
-		{"403", lwauthtest.Failure{Status: 403, Code: "access_denied"}, false, 0},
-		{"404", lwauthtest.Failure{Status: 404}, false, 0},
+		{"500", lwfake.Failure{Status: 500}, true, 0},
+		{"502", lwfake.Failure{Status: 502}, true, 0},
+		{"503 retry-after seconds", lwfake.Failure{Status: 503, RetryAfter: "7"}, true, 7 * time.Second},
+		{"429 retry-after seconds", lwfake.Failure{Status: 429, RetryAfter: "120"}, true, 2 * time.Minute},
+		{"429 retry-after date", lwfake.Failure{Status: 429, RetryAfter: t0.Add(30 * time.Second).Format(http.TimeFormat)}, true, 30 * time.Second},
+		{"429 retry-after past date", lwfake.Failure{Status: 429, RetryAfter: t0.Add(-time.Minute).Format(http.TimeFormat)}, true, 0},
+		{"429 retry-after garbage", lwfake.Failure{Status: 429, RetryAfter: "soon"}, true, 0},
+		{"429 retry-after huge", lwfake.Failure{Status: 429, RetryAfter: "99999999999"}, true, 24 * time.Hour},
+		{"408", lwfake.Failure{Status: 408}, true, 0},
+		{"400", lwfake.Failure{Status: 400, Code: "invalid_request"}, false, 0},
+		{"401", lwfake.Failure{Status: 401, Code: "invalid_client"}, false, 0},
+		{"403", lwfake.Failure{Status: 403, Code: "access_denied"}, false, 0},
+		{"404", lwfake.Failure{Status: 404}, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,14 +170,14 @@ func TestTokenInjectedFailures(t *testing.T) {
 func TestTokenNoAnswer(t *testing.T) {
 	tests := []struct {
 		name    string
-		setup   func(*lwauthtest.Server)
+		setup   func(*lwfake.Server)
 		timeout time.Duration
 		isCtx   bool // the error wraps context.DeadlineExceeded
 	}{
-		{"closed server", func(s *lwauthtest.Server) { s.Close() }, 0, false},
-		{"dropped connection", func(s *lwauthtest.Server) { s.FailNext(1, lwauthtest.Failure{Drop: true}) }, 0, false},
-		{"hang until deadline", func(s *lwauthtest.Server) { s.FailNext(-1, lwauthtest.Failure{Hang: true}) }, 100 * time.Millisecond, true},
-		{"delay past deadline", func(s *lwauthtest.Server) { s.SetDelay(time.Minute) }, 100 * time.Millisecond, true},
+		{"closed server", func(s *lwfake.Server) { s.Close() }, 0, false},
+		{"dropped connection", func(s *lwfake.Server) { s.FailNext(1, lwfake.Failure{Drop: true}) }, 0, false},
+		{"hang until deadline", func(s *lwfake.Server) { s.FailNext(-1, lwfake.Failure{Hang: true}) }, 100 * time.Millisecond, true},
+		{"delay past deadline", func(s *lwfake.Server) { s.SetDelay(time.Minute) }, 100 * time.Millisecond, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,7 +500,7 @@ func TestErrorsHoldNoSecret(t *testing.T) {
 	collect := func(_ any, err error) { errs = append(errs, err) }
 
 	srv, c := newFake(t)
-	for _, f := range []lwauthtest.Failure{{Status: 500}, {Status: 429, RetryAfter: "3"}, {Drop: true}} {
+	for _, f := range []lwfake.Failure{{Status: 500}, {Status: 429, RetryAfter: "3"}, {Drop: true}} {
 		srv.FailNext(1, f)
 		collect(c.Token(t.Context(), testCreds(), []string{"bot"}))
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 const (
@@ -49,18 +49,17 @@ func testCreds() Credentials {
 
 // newFake starts the fake token endpoint with one app on the pinned clock and returns
 // it with a Client pointed at it, also on the pinned clock.
-func newFake(t *testing.T) (*lwauthtest.Server, *Client) {
+func newFake(t *testing.T) (*lwfake.Server, *Client) {
 	t.Helper()
-	srv := lwauthtest.NewServer(lwauthtest.App{
+	srv := lwfake.NewServer(t, lwfake.App{
 		ClientID:       testClientID,
 		ClientSecret:   testSecret,
 		ServiceAccount: testServiceAccount,
 		PublicKey:      &testKey().PublicKey,
 		Scopes:         []string{"bot", "user.read", "directory.read"},
 	})
-	t.Cleanup(srv.Close)
 	srv.SetNow(pinned)
-	return srv, &Client{AuthURL: srv.URL(), Now: pinned}
+	return srv, &Client{AuthURL: srv.AuthURL, Now: pinned}
 }
 
 // cannedServer answers every request with status, headers and body.

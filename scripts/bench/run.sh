@@ -125,7 +125,7 @@ kv loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "building release binaries"
 export CGO_ENABLED=0
 gobuild() { go build -trimpath -ldflags='-s -w' "$@"; }
-gobuild -o "$bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake \
+gobuild -o "$bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./cmd/lwfake \
 	./scripts/bench/floor ./scripts/bench/loadgen ./scripts/bench/minserver
 mkdir "$work/hello"
 cat >"$work/hello/main.go" <<'EOF'

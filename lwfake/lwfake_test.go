@@ -1,4 +1,4 @@
-package lwauthtest
+package lwfake
 
 import (
 	"context"
@@ -65,13 +65,12 @@ func (c *clock) Add(d time.Duration) {
 // newTestServer starts the fake with two apps, on a clock pinned at t0.
 func newTestServer(t *testing.T) (*Server, *clock) {
 	t.Helper()
-	s := NewServer(
+	s := NewServer(t,
 		App{ClientID: clientID, ClientSecret: clientSecret, ServiceAccount: serviceAccount,
 			PublicKey: &appKey().PublicKey, Scopes: []string{"bot", "user.read,directory.read"}},
 		App{ClientID: otherClientID, ClientSecret: otherSecret, ServiceAccount: "other.serviceaccount@example.com",
 			PublicKey: &otherKey().PublicKey, Scopes: []string{"bot"}},
 	)
-	t.Cleanup(s.Close)
 	c := &clock{now: t0}
 	s.SetNow(c.Now)
 	return s, c
@@ -119,7 +118,7 @@ func formRequest(path string, form url.Values) request {
 
 func (r request) do(t *testing.T, s *Server) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), r.method, strings.TrimSuffix(s.URL(), BasePath)+r.path, strings.NewReader(r.body))
+	req, err := http.NewRequestWithContext(t.Context(), r.method, s.URL+r.path, strings.NewReader(r.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +149,7 @@ func (r request) do(t *testing.T, s *Server) (int, http.Header, map[string]any) 
 // TestTokenChecks sends one hand-built bad (or borderline good) request per check.
 func TestTokenChecks(t *testing.T) {
 	now := t0.Unix()
-	tokenPath := BasePath + "/token"
+	tokenPath := AuthPath + "/token"
 	withForm := func(f func(url.Values)) request {
 		form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
 		f(form)
@@ -198,6 +197,11 @@ func TestTokenChecks(t *testing.T) {
 		{"exp - iat exactly 3600", withClaims(claims(clientID, serviceAccount, now-100, now+3500)), 200, "", ""},
 		{"iat 5 s in the future", withClaims(claims(clientID, serviceAccount, now+5, now+600)), 200, "", ""},
 		{"exp is now", withClaims(claims(clientID, serviceAccount, now-600, now)), 200, "", ""},
+		// RFC 7519 NumericDates are JSON numbers, fractions allowed (see samples_test.go).
+		{"fractional iat and exp", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d.123,"exp":%d.123}`, clientID, serviceAccount, now-10, now+3590)), 200, "", ""},
+		{"exp with a zero fraction", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d.0}`, clientID, serviceAccount, now-10, now+600)), 200, "", ""},
+		{"exp with exponent", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%de0}`, clientID, serviceAccount, now-10, now+600)), 200, "", ""},
+		{"grant type percent-encoded twice", withForm(func(f url.Values) { f.Set("grant_type", url.QueryEscape(GrantTypeJWTBearer)) }), 200, "", ""},
 		{"charset in content type", func() request {
 			r := withForm(func(url.Values) {})
 			r.contentType += "; charset=UTF-8"
@@ -222,6 +226,8 @@ func TestTokenChecks(t *testing.T) {
 		}(), 401, "invalid_client", "Authorization header"},
 		{"missing grant type", withForm(func(f url.Values) { f.Del("grant_type") }), 400, "invalid_request", "missing grant_type"},
 		{"bad grant type", withForm(func(f url.Values) { f.Set("grant_type", "client_credentials") }), 400, "unsupported_grant_type", "client_credentials"},
+		{"grant type percent-encoded three times", withForm(func(f url.Values) { f.Set("grant_type", url.QueryEscape(url.QueryEscape(GrantTypeJWTBearer))) }), 400, "unsupported_grant_type", "urn%253A"},
+		{"other grant type percent-encoded", withForm(func(f url.Values) { f.Set("grant_type", "client%5Fcredentials") }), 400, "unsupported_grant_type", "client%5F"},
 		{"repeated parameter", withForm(func(f url.Values) { f.Add("scope", "bot") }), 400, "invalid_request", "repeated"},
 		{"missing client id", withForm(func(f url.Values) { f.Del("client_id") }), 401, "invalid_client", "missing client_id"},
 		{"unknown client", withForm(func(f url.Values) { f.Set("client_id", "nobody") }), 401, "invalid_client", "unknown client_id"},
@@ -249,9 +255,12 @@ func TestTokenChecks(t *testing.T) {
 		{"iss of another app", withClaims(claims(otherClientID, serviceAccount, now-10, now+600)), 400, "invalid_grant", "iss is not the client id"},
 		{"wrong sub", withClaims(claims(clientID, "x.serviceaccount@example.com", now-10, now+600)), 400, "invalid_grant", "sub is not"},
 		{"missing iat", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"exp":%d}`, clientID, serviceAccount, now+600)), 400, "invalid_grant", "iat is missing"},
-		{"iat as string", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":"%d","exp":%d}`, clientID, serviceAccount, now-10, now+600)), 400, "invalid_grant", "iat must be a JSON integer"},
-		{"exp as float", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d.0}`, clientID, serviceAccount, now-10, now+600)), 400, "invalid_grant", "exp must be a JSON integer"},
-		{"exp with exponent", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":1.7406e9}`, clientID, serviceAccount, now-10)), 400, "invalid_grant", "exp must be a JSON integer"},
+		{"iat as string", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":"%d","exp":%d}`, clientID, serviceAccount, now-10, now+600)), 400, "invalid_grant", "iat must be a JSON number"},
+		{"exp as string", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":"%d"}`, clientID, serviceAccount, now-10, now+600)), 400, "invalid_grant", "exp must be a JSON number"},
+		{"iat null", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":null,"exp":%d}`, clientID, serviceAccount, now+600)), 400, "invalid_grant", "iat must be a JSON number"},
+		{"exp beyond any date", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":1e300}`, clientID, serviceAccount, now-10)), 400, "invalid_grant", "exp is out of range"},
+		{"fractional exp - iat just over 3600", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d.9,"exp":%d.0}`, clientID, serviceAccount, now-10, now+3591)), 400, "invalid_grant", "more than 3600 s"},
+		{"fractional exp 0.5 s ago", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d.5}`, clientID, serviceAccount, now-600, now-1)), 400, "invalid_grant", "expired 1 s ago"},
 		{"exp not after iat", withClaims(claims(clientID, serviceAccount, now, now)), 400, "invalid_grant", "exp is not after iat"},
 		{"exp too far", withClaims(claims(clientID, serviceAccount, now-10, now+3591)), 400, "invalid_grant", "more than 3600 s"},
 		{"expired", withClaims(claims(clientID, serviceAccount, now-700, now-1)), 400, "invalid_grant", "expired 1 s ago"},
@@ -302,7 +311,7 @@ func TestTokenChecks(t *testing.T) {
 
 func TestSuccessBody(t *testing.T) {
 	s, _ := newTestServer(t)
-	_, header, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, header, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q", ct)
 	}
@@ -325,11 +334,11 @@ func TestErrorStyleAndNotFound(t *testing.T) {
 	s.SetErrorStyle("lineworks")
 	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
 	form.Set("client_secret", "wrong")
-	status, _, body := formRequest(BasePath+"/token", form).do(t, s)
+	status, _, body := formRequest(AuthPath+"/token", form).do(t, s)
 	if status != 401 || body["code"] != "INVALID_CLIENT" || body["description"] == "" || body["error"] != nil {
 		t.Errorf("lineworks style: %d %v", status, body)
 	}
-	for _, path := range []string{"/", BasePath, BasePath + "/token/", "/oauth2/v1.0/token"} {
+	for _, path := range []string{"/", AuthPath, AuthPath + "/token/", "/oauth2/v1.0/token"} {
 		status, _, body := formRequest(path, form).do(t, s)
 		if status != 404 || body["code"] != "NOT_FOUND" {
 			t.Errorf("%s: %d %v", path, status, body)
@@ -349,7 +358,7 @@ func TestErrorStyleAndNotFound(t *testing.T) {
 // tokenRequest sends a good JWT-bearer request with ctx.
 func tokenRequest(ctx context.Context, s *Server) (*http.Response, error) {
 	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
-	req, err := http.NewRequestWithContext(ctx, "POST", s.URL()+"/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, "POST", s.AuthURL+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +377,7 @@ func TestFailNext(t *testing.T) {
 		s, _ := newTestServer(t)
 		s.FailNext(2, Failure{Status: 429, RetryAfter: "30"})
 		for i := range 3 {
-			req := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding)))
+			req := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding)))
 			status, header, body := req.do(t, s)
 			want := 429
 			if i == 2 {
@@ -397,7 +406,7 @@ func TestFailNext(t *testing.T) {
 			{Failure{Status: 502, Code: "bad_gateway", Description: "upstream"}, "BAD_GATEWAY"},
 		} {
 			s.FailNext(1, tt.f)
-			status, _, body := formRequest(BasePath+"/token", url.Values{}).do(t, s)
+			status, _, body := formRequest(AuthPath+"/token", url.Values{}).do(t, s)
 			if want := max(tt.f.Status, 500); status != want || body["code"] != tt.code {
 				t.Errorf("%+v: %d %v", tt.f, status, body)
 			}
@@ -498,7 +507,7 @@ func TestLifetimeAndValid(t *testing.T) {
 	s, clk := newTestServer(t)
 	s.SetLifetime(time.Hour)
 	s.SetExpiresInNumber(true)
-	_, _, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	if body["expires_in"] != float64(3600) {
 		t.Fatalf("expires_in %#v, want the number 3600", body["expires_in"])
 	}
@@ -515,12 +524,12 @@ func TestLifetimeAndValid(t *testing.T) {
 
 func TestRefreshGrant(t *testing.T) {
 	s, clk := newTestServer(t)
-	_, _, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	rt := body["refresh_token"].(string)
 	refresh := func(id, secret, token string) url.Values {
 		return url.Values{"grant_type": {"refresh_token"}, "client_id": {id}, "client_secret": {secret}, "refresh_token": {token}}
 	}
-	status, _, body := formRequest(BasePath+"/token", refresh(clientID, clientSecret, rt)).do(t, s)
+	status, _, body := formRequest(AuthPath+"/token", refresh(clientID, clientSecret, rt)).do(t, s)
 	if status != 200 || !s.Valid(body["access_token"].(string)) || body["refresh_token"] != nil || body["scope"] != "bot user.read" {
 		t.Fatalf("refresh: %d %v", status, body)
 	}
@@ -536,23 +545,23 @@ func TestRefreshGrant(t *testing.T) {
 		{"another client's refresh token", refresh(otherClientID, otherSecret, rt), 400, "invalid_grant"},
 	}
 	for _, tt := range tests {
-		status, _, body := formRequest(BasePath+"/token", tt.form).do(t, s)
+		status, _, body := formRequest(AuthPath+"/token", tt.form).do(t, s)
 		if status != tt.status || body["error"] != tt.code {
 			t.Errorf("%s: %d %v", tt.name, status, body)
 		}
 	}
 	clk.Add(RefreshTokenLifetime)
-	if status, _, body := formRequest(BasePath+"/token", refresh(clientID, clientSecret, rt)).do(t, s); status != 400 || !strings.Contains(s.LastError(), "expired") {
+	if status, _, body := formRequest(AuthPath+"/token", refresh(clientID, clientSecret, rt)).do(t, s); status != 400 || !strings.Contains(s.LastError(), "expired") {
 		t.Errorf("expired refresh token: %d %v", status, body)
 	}
 }
 
 func TestRevoke(t *testing.T) {
 	s, _ := newTestServer(t)
-	_, _, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	access, rt := body["access_token"].(string), body["refresh_token"].(string)
 	revoke := func(id, secret, token string) request {
-		return formRequest(BasePath+"/revoke", url.Values{"client_id": {id}, "client_secret": {secret}, "token": {token}, "token_type_hint": {"access_token"}})
+		return formRequest(AuthPath+"/revoke", url.Values{"client_id": {id}, "client_secret": {secret}, "token": {token}, "token_type_hint": {"access_token"}})
 	}
 	tests := []struct {
 		name   string
@@ -564,7 +573,7 @@ func TestRevoke(t *testing.T) {
 		{"unknown client", revoke("nobody", "x", access), 401, "invalid_client"},
 		{"another client's token", revoke(otherClientID, otherSecret, access), 400, "invalid_request"},
 		{"missing token", revoke(clientID, clientSecret, ""), 400, "invalid_request"},
-		{"GET", request{method: "GET", path: BasePath + "/revoke"}, 400, "invalid_request"},
+		{"GET", request{method: "GET", path: AuthPath + "/revoke"}, 400, "invalid_request"},
 		{"unknown token is fine", revoke(clientID, clientSecret, "nope"), 200, ""},
 		{"access token", revoke(clientID, clientSecret, access), 200, ""},
 		{"refresh token", revoke(clientID, clientSecret, rt), 200, ""},
@@ -579,24 +588,56 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("valid %v, %d revoke requests, %d token requests", s.Valid(access), s.RevokeRequests(), s.TokenRequests())
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {clientID}, "client_secret": {clientSecret}, "refresh_token": {rt}}
-	if status, _, body := formRequest(BasePath+"/token", form).do(t, s); status != 400 || body["error"] != "invalid_grant" {
+	if status, _, body := formRequest(AuthPath+"/token", form).do(t, s); status != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("revoked refresh token: %d %v", status, body)
 	}
 }
 
-func TestResourceHandler(t *testing.T) {
+// mint gets an access token from s for the default app with scope.
+func mint(t *testing.T, s *Server, scope string) string {
+	t.Helper()
+	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
+	form.Set("scope", scope)
+	status, _, body := formRequest(AuthPath+"/token", form).do(t, s)
+	if status != 200 {
+		t.Fatalf("mint: %d %v", status, body)
+	}
+	return body["access_token"].(string)
+}
+
+// apiCall sends one request to the resource API and returns the status and the body.
+func apiCall(t *testing.T, s *Server, method, path, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, s.APIURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// The resource API accepts a valid token, refuses a missing or unknown one with 401 and
+// a revoked or expired one with 403, all with code UNAUTHORIZED, as LINE WORKS does.
+func TestAPIAcceptsAndRefusesTokens(t *testing.T) {
 	s, clk := newTestServer(t)
-	_, _, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
-	tok := body["access_token"].(string)
-	h := s.ResourceHandler()
-	call := func(auth string) (int, string) {
-		r, _ := http.NewRequest("GET", "/v1.0/users/me", nil)
-		if auth != "" {
-			r.Header.Set("Authorization", auth)
-		}
-		w := &recorder{header: http.Header{}}
-		h.ServeHTTP(w, r)
-		return w.status, w.body.String()
+	tok := mint(t, s, "user.read")
+	revoked := mint(t, s, "user.read")
+	if status, _, _ := formRequest(AuthPath+"/revoke", url.Values{"client_id": {clientID}, "client_secret": {clientSecret}, "token": {revoked}}).do(t, s); status != 200 {
+		t.Fatalf("revoke: %d", status)
 	}
 	tests := []struct {
 		name, auth string
@@ -605,31 +646,103 @@ func TestResourceHandler(t *testing.T) {
 	}{
 		{"valid", "Bearer " + tok, 200, `{"ok":true}`},
 		{"lowercase scheme", "bearer " + tok, 200, `{"ok":true}`},
-		{"missing", "", 401, `"code":"UNAUTHORIZED"`},
+		{"missing", "", 401, `{"code":"UNAUTHORIZED","description":"the access token is missing"}`},
 		{"basic", "Basic " + tok, 401, `"code":"UNAUTHORIZED"`},
-		{"unknown", "Bearer nope", 401, `"code":"UNAUTHORIZED"`},
+		{"unknown", "Bearer nope", 401, `{"code":"UNAUTHORIZED","description":"the access token is invalid"}`},
+		{"revoked", "Bearer " + revoked, 403, `{"code":"UNAUTHORIZED","description":"the access token is revoked"}`},
 	}
 	for _, tt := range tests {
-		if status, body := call(tt.auth); status != tt.status || !strings.Contains(body, tt.body) {
-			t.Errorf("%s: %d %s", tt.name, status, body)
+		if status, body := apiCall(t, s, "GET", "/users/me", tt.auth, ""); status != tt.status || !strings.Contains(body, tt.body) {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, status, body, tt.status, tt.body)
 		}
 	}
-	clk.Add(24 * time.Hour)
-	if status, _ := call("Bearer " + tok); status != 401 {
-		t.Errorf("expired token: %d", status)
+	clk.Add(24*time.Hour - time.Second)
+	if status, _ := apiCall(t, s, "GET", "/users/me", "Bearer "+tok, ""); status != 200 {
+		t.Errorf("a second before expiry: %d", status)
+	}
+	clk.Add(time.Second)
+	if status, body := apiCall(t, s, "GET", "/users/me", "Bearer "+tok, ""); status != 403 || body != `{"code":"UNAUTHORIZED","description":"the access token is expired"}` {
+		t.Errorf("expired token: %d %s", status, body)
+	}
+	if n := s.APIRequests(); n != int64(len(tests))+2 {
+		t.Errorf("APIRequests = %d", n)
+	}
+	if le := s.LastError(); le != "/v1.0/users/me 403 UNAUTHORIZED: the access token is expired" {
+		t.Errorf("LastError %q", le)
 	}
 }
 
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	status int
-	body   strings.Builder
+// A bot message send is answered 201 with an empty body, as LINE WORKS does, needs scope
+// bot or bot.message, and is recorded.
+func TestAPIBotMessage(t *testing.T) {
+	s, _ := newTestServer(t)
+	bot := "Bearer " + mint(t, s, "bot")
+	userRead := "Bearer " + mint(t, s, "user.read")
+	const text = `{"content":{"type":"text","text":"hello"}}`
+	tests := []struct {
+		name, path, auth, body string
+		status                 int
+		reply                  string
+	}{
+		{"to a user", "/bots/2000001/users/u1@example.com/messages", bot, text, 201, ""},
+		{"to a channel", "/bots/2000001/channels/c-42/messages", bot, text, 201, ""},
+		{"without the bot scope", "/bots/2000001/users/u1/messages", userRead, text, 403, `{"code":"FORBIDDEN",`},
+		{"not JSON", "/bots/2000001/users/u1/messages", bot, "hello", 400, `{"code":"INVALID_PARAMETER",`},
+		{"no token", "/bots/2000001/users/u1/messages", "", text, 401, `{"code":"UNAUTHORIZED",`},
+		{"another route", "/bots/2000001/users/u1/other", bot, text, 200, `{"ok":true}`},
+	}
+	for _, tt := range tests {
+		status, reply := apiCall(t, s, "POST", tt.path, tt.auth, tt.body)
+		if status != tt.status || !strings.HasPrefix(reply, tt.reply) || (tt.reply == "" && reply != "") {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, status, reply, tt.status, tt.reply)
+		}
+	}
+	want := []Message{
+		{BotID: "2000001", UserID: "u1@example.com", Body: []byte(text)},
+		{BotID: "2000001", ChannelID: "c-42", Body: []byte(text)},
+	}
+	got := s.Messages()
+	if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+		t.Errorf("Messages = %q, want %q", got, want)
+	}
+	got[0].Body[0] = 'x'
+	if s.Messages()[0].Body[0] != '{' {
+		t.Error("Messages shares its bodies with the caller")
+	}
 }
 
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) WriteHeader(status int)      { r.status = status }
-func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func TestFailAPINext(t *testing.T) {
+	s, _ := newTestServer(t)
+	tok := "Bearer " + mint(t, s, "bot")
+	s.FailAPINext(1, Failure{Status: 429, RetryAfter: "7"})
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", s.APIURL+"/users/me", nil)
+	req.Header.Set("Authorization", tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "7" || !strings.Contains(string(b), `"code":"TOO_MANY_REQUESTS"`) {
+		t.Errorf("%d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	if status, _ := apiCall(t, s, "GET", "/users/me", tok, ""); status != 200 {
+		t.Errorf("after the failure: %d", status)
+	}
+	s.FailAPINext(-1, Failure{Status: 503})
+	s.FailNext(-1, Failure{Status: 500})
+	if status, _ := apiCall(t, s, "GET", "/users/me", tok, ""); status != 503 {
+		t.Errorf("until cleared: %d", status)
+	}
+	s.ClearFailures()
+	if status, _ := apiCall(t, s, "GET", "/users/me", tok, ""); status != 200 {
+		t.Errorf("after ClearFailures: %d", status)
+	}
+	mint(t, s, "bot") // the token endpoint's failures are cleared too
+	if s.TokenRequests() != 2 {
+		t.Errorf("TokenRequests = %d", s.TokenRequests())
+	}
+}
 
 func TestOnRequest(t *testing.T) {
 	s, _ := newTestServer(t)
@@ -640,10 +753,10 @@ func TestOnRequest(t *testing.T) {
 		events = append(events, e)
 		mu.Unlock()
 	})
-	_, _, body := formRequest(BasePath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	form := goodForm("x.y.z")
 	form.Set("client_secret", "wrong")
-	formRequest(BasePath+"/token", form).do(t, s)
+	formRequest(AuthPath+"/token", form).do(t, s)
 
 	sum := sha256.Sum256([]byte(body["access_token"].(string)))
 	mu.Lock()
@@ -651,7 +764,7 @@ func TestOnRequest(t *testing.T) {
 	if len(events) != 2 {
 		t.Fatalf("events %+v", events)
 	}
-	if e := events[0]; e.Status != 200 || e.Token != hex.EncodeToString(sum[:4]) || e.Path != BasePath+"/token" {
+	if e := events[0]; e.Status != 200 || e.Token != hex.EncodeToString(sum[:4]) || e.Path != AuthPath+"/token" {
 		t.Errorf("issue event %+v", e)
 	}
 	if e := events[1]; e.Status != 401 || e.Code != "invalid_client" || e.Token != "" {
@@ -682,24 +795,67 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-func TestNewHandler(t *testing.T) {
-	h := NewHandler(App{ClientID: clientID, PublicKey: &appKey().PublicKey})
+// recorder is a minimal http.ResponseWriter.
+type recorder struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// New returns a fake that serves as a plain http.Handler, for a listener of the
+// caller's own; Start then serves it on loopback once.
+func TestNewAndStart(t *testing.T) {
+	h, err := New(App{ClientID: clientID, PublicKey: &appKey().PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer h.Close()
-	if h.URL() != "" {
-		t.Errorf("URL() = %q", h.URL())
+	if h.URL != "" || h.AuthURL != "" || h.APIURL != "" {
+		t.Errorf("URLs of an unstarted server: %q %q %q", h.URL, h.AuthURL, h.APIURL)
 	}
 	w := &recorder{header: http.Header{}}
-	h.ServeHTTP(w, httpRequest("GET", BasePath+"/token"))
+	h.ServeHTTP(w, httpRequest("GET", AuthPath+"/token"))
 	if w.status != 400 {
 		t.Errorf("GET token: %d", w.status)
 	}
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h.URL, "http://127.0.0.1:") || h.AuthURL != h.URL+"/oauth2/v2.0" || h.APIURL != h.URL+"/v1.0" {
+		t.Errorf("URLs %q %q %q", h.URL, h.AuthURL, h.APIURL)
+	}
+	if err := h.Start(); err == nil {
+		t.Error("Start twice succeeded")
+	}
+	h.Close()
 	h.Close() // twice is fine
-	defer func() {
-		if recover() == nil {
-			t.Error("NewHandler accepted an app without a key")
+	if err := h.Start(); err == nil {
+		t.Error("Start after Close succeeded")
+	}
+	for _, app := range []App{{ClientID: "x"}, {PublicKey: &appKey().PublicKey}} {
+		if _, err := New(app); err == nil {
+			t.Errorf("New accepted %+v", app)
 		}
-	}()
-	NewHandler(App{ClientID: "x"})
+	}
+}
+
+// AddApp registers an app on a running server; a later request of it succeeds.
+func TestAddApp(t *testing.T) {
+	s := NewServer(t)
+	s.SetNow(func() time.Time { return t0 })
+	if status, _, _ := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 401 {
+		t.Fatalf("before AddApp: %d", status)
+	}
+	if err := s.AddApp(App{ClientID: clientID, ClientSecret: clientSecret, ServiceAccount: serviceAccount, PublicKey: &appKey().PublicKey, Scopes: []string{"bot user.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 200 {
+		t.Fatalf("after AddApp: %d %v", status, body)
+	}
 }
 
 func httpRequest(method, path string) *http.Request {

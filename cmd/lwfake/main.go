@@ -1,11 +1,16 @@
-// Command lwfake runs the fake LINE WORKS token endpoint of package lwauthtest as a
-// standalone process, for the demo and for tests in other processes or containers.
+// Command lwfake runs the fake LINE WORKS of package
+// github.com/lwtoken-helper/lwtoken-helper/lwfake as a standalone process, for the demo,
+// for shell scripts, and for tests in other processes, languages or containers.
 //
 // It serves the token and revoke endpoints under /oauth2/v2.0 and the resource stand-in
 // under /v1.0/, for one app given by flags. The client secret is read from a file, never
 // from a flag value. It logs one line per request to stderr (time, method, path, result);
 // tokens appear only as 8-hex-digit SHA-256 fingerprints. SIGINT or SIGTERM stops it; it
 // then prints "token requests: N".
+//
+// Install it with
+//
+//	go install github.com/lwtoken-helper/lwtoken-helper/cmd/lwfake@latest
 //
 // Usage:
 //
@@ -36,7 +41,7 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 const (
@@ -96,7 +101,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // app builds the app from the flags, reading the secret and key files.
-func (o options) app() (lwauthtest.App, error) {
+func (o options) app() (lwfake.App, error) {
 	for _, f := range []struct{ name, value string }{
 		{"-client-id", o.clientID},
 		{"-client-secret-file", o.clientSecretFile},
@@ -105,29 +110,29 @@ func (o options) app() (lwauthtest.App, error) {
 		{"-scopes", o.scopes},
 	} {
 		if f.value == "" {
-			return lwauthtest.App{}, fmt.Errorf("%s is required", f.name)
+			return lwfake.App{}, fmt.Errorf("%s is required", f.name)
 		}
 	}
 	if o.lifetime < time.Second {
-		return lwauthtest.App{}, errors.New("-lifetime must be at least 1s")
+		return lwfake.App{}, errors.New("-lifetime must be at least 1s")
 	}
 	b, err := os.ReadFile(o.clientSecretFile)
 	if err != nil {
-		return lwauthtest.App{}, fmt.Errorf("client secret: %w", err)
+		return lwfake.App{}, fmt.Errorf("client secret: %w", err)
 	}
 	secret := strings.TrimSpace(string(b))
 	if secret == "" {
-		return lwauthtest.App{}, fmt.Errorf("client secret file %s is empty", o.clientSecretFile)
+		return lwfake.App{}, fmt.Errorf("client secret file %s is empty", o.clientSecretFile)
 	}
 	pub, err := readPublicKey(o.publicKeyFile)
 	if err != nil {
-		return lwauthtest.App{}, err
+		return lwfake.App{}, err
 	}
 	scopes := lwauth.ParseScopes(o.scopes)
 	if len(scopes) == 0 {
-		return lwauthtest.App{}, errors.New("-scopes names no scope")
+		return lwfake.App{}, errors.New("-scopes names no scope")
 	}
-	return lwauthtest.App{
+	return lwfake.App{
 		ClientID:       o.clientID,
 		ClientSecret:   secret,
 		ServiceAccount: o.serviceAccount,
@@ -183,7 +188,7 @@ func readPublicKey(path string) (*rsa.PublicKey, error) {
 }
 
 // serve listens, writes the URL file, and serves until ctx is done.
-func serve(ctx context.Context, o options, app lwauthtest.App, stderr io.Writer) error {
+func serve(ctx context.Context, o options, app lwfake.App, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
@@ -191,17 +196,17 @@ func serve(ctx context.Context, o options, app lwauthtest.App, stderr io.Writer)
 	defer ln.Close()
 
 	logger := log.New(stderr, "", 0)
-	fake := lwauthtest.NewHandler(app)
+	fake, err := lwfake.New(app)
+	if err != nil {
+		return err
+	}
 	fake.SetLifetime(o.lifetime)
-	fake.OnRequest(func(e lwauthtest.Event) {
+	fake.OnRequest(func(e lwfake.Event) {
 		logger.Printf("%s %s %s %s", time.Now().UTC().Format(time.RFC3339), e.Method, e.Path, result(e))
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/v1.0/", fake.ResourceHandler())
-	mux.Handle("/", fake)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
 
-	url := "http://" + ln.Addr().String() + lwauthtest.BasePath
+	url := "http://" + ln.Addr().String() + lwfake.AuthPath
 	if o.urlFile != "" {
 		if err := writeFileAtomic(o.urlFile, url+"\n"); err != nil {
 			return fmt.Errorf("url file: %w", err)
@@ -227,7 +232,7 @@ func serve(ctx context.Context, o options, app lwauthtest.App, stderr io.Writer)
 }
 
 // result is the outcome part of a log line; it never holds a secret.
-func result(e lwauthtest.Event) string {
+func result(e lwfake.Event) string {
 	switch {
 	case e.Status == 0:
 		return "no answer (" + e.Reason + ")"

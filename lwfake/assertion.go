@@ -1,4 +1,4 @@
-package lwauthtest
+package lwfake
 
 import (
 	"bytes"
@@ -9,16 +9,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 )
 
 // verifyAssertion checks a JWT-bearer assertion the way the real endpoint does, in this
 // order: three base64url segments without padding, header alg RS256 and typ JWT, the
-// RS256 signature under the app's key, iss and sub, then iat and exp (JSON integers,
-// exp > iat, exp-iat <= 3600 s, iat no more than MaxIatSkew after now, now <= exp).
+// RS256 signature under the app's key, iss and sub, then iat and exp (JSON numbers, in
+// whole seconds: exp > iat, exp-iat <= 3600 s, iat no more than MaxIatSkew after now,
+// now <= exp).
 // The error says which check failed.
 func verifyAssertion(assertion string, app App, now time.Time) error {
 	segs := strings.Split(assertion, ".")
@@ -66,11 +66,11 @@ func verifyAssertion(assertion string, app App, now time.Time) error {
 	if sub, ok := stringValue(claims["sub"]); !ok || sub != app.ServiceAccount {
 		return errors.New("sub is not the app's service account")
 	}
-	iat, err := intClaim(claims, "iat")
+	iat, err := numericDate(claims, "iat")
 	if err != nil {
 		return err
 	}
-	exp, err := intClaim(claims, "exp")
+	exp, err := numericDate(claims, "exp")
 	if err != nil {
 		return err
 	}
@@ -105,20 +105,27 @@ func stringValue(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-var jsonInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// maxNumericDate bounds iat and exp far beyond any real date, so that whole seconds fit
+// an int64 and differences do not overflow.
+const maxNumericDate = 1 << 40
 
-// intClaim returns a claim that must be a JSON integer (not a string, not a float).
-func intClaim(claims map[string]json.RawMessage, name string) (int64, error) {
+// numericDate returns a claim that must be a NumericDate (RFC 7519: a JSON number of
+// seconds since the epoch, not a string), in whole seconds, rounded down. Fractions are
+// fine: LINE WORKS's own samples send them (works-api-code-samples:
+// samples/nodejs/bot-echo-express/lineworks.js uses Date.now() / 1000 and
+// samples/python/bot-echo-fastapi/lineworks.py datetime.now().timestamp()), and the real
+// endpoint accepts them.
+func numericDate(claims map[string]json.RawMessage, name string) (int64, error) {
 	raw, ok := claims[name]
 	if !ok {
 		return 0, fmt.Errorf("%s is missing", name)
 	}
-	if !jsonInteger.Match(raw) {
-		return 0, fmt.Errorf("%s must be a JSON integer", name)
+	var f float64
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) || json.Unmarshal(raw, &f) != nil {
+		return 0, fmt.Errorf("%s must be a JSON number", name)
 	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
+	if math.Abs(f) > maxNumericDate {
 		return 0, fmt.Errorf("%s is out of range", name)
 	}
-	return n, nil
+	return int64(math.Floor(f)), nil
 }
