@@ -56,7 +56,7 @@ func TestClientAgainstTheFake(t *testing.T) {
 	}
 
 	sock := filepath.Join(dir, "sock")
-	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfg, Store: store})
+	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfg, Secrets: store, Tokens: store})
 	if err != nil {
 		t.Fatal(err)
 	}
