@@ -17,7 +17,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth/lwauthtest"
+	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 // connectProxy is a real HTTP CONNECT proxy on loopback that counts the tunnels it opens
@@ -86,14 +86,18 @@ func (p *connectProxy) tunnels() []string {
 // directly for hosts in NO_PROXY; nothing else is guessed.
 func TestProxyFromEnvironment(t *testing.T) {
 	x := newH(t)
-	fake := lwauthtest.NewHandler(lwauthtest.App{ClientID: x.clientID, ClientSecret: x.secret,
+	fake, err := lwfake.New(lwfake.App{ClientID: x.clientID, ClientSecret: x.secret,
 		ServiceAccount: "bot.serviceaccount@example.com", PublicKey: &testKey().PublicKey, Scopes: []string{"bot", "user.read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
 	tlsSrv := httptest.NewTLSServer(fake)
 	t.Cleanup(tlsSrv.Close)
 	certFile := filepath.Join(x.dir, "ca.pem")
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o644)
 	_, port, _ := net.SplitHostPort(tlsSrv.Listener.Addr().String())
-	authURL := "https://example.com:" + port + lwauthtest.BasePath // in the test certificate's names
+	authURL := "https://example.com:" + port + lwfake.AuthPath // in the test certificate's names
 	proxy := startConnectProxy(t, tlsSrv.Listener.Addr().String())
 
 	x.setup("--auth-url", authURL)

@@ -76,7 +76,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log "building the binaries (CGO_ENABLED=0)"
-CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./internal/lwauth/lwauthtest/lwfake
+CGO_ENABLED=0 go build -trimpath -o "$work/bin/" ./cmd/lwtoken-helper ./cmd/lwtoken-helperd ./cmd/lwfake
 bookworm=$(ns_tree bookworm "$BOOKWORM_PACKAGES")
 trixie=$(ns_tree trixie "$TRIXIE_PACKAGES")
 
