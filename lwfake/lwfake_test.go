@@ -201,6 +201,10 @@ func TestTokenChecks(t *testing.T) {
 		{"fractional iat and exp", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d.123,"exp":%d.123}`, clientID, serviceAccount, now-10, now+3590)), 200, "", ""},
 		{"exp with a zero fraction", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%d.0}`, clientID, serviceAccount, now-10, now+600)), 200, "", ""},
 		{"exp with exponent", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%d,"exp":%de0}`, clientID, serviceAccount, now-10, now+600)), 200, "", ""},
+		// Third-party clients add aud (the token URL), jti or scope claims; only iss, sub,
+		// iat and exp are read, so the extras are ignored, not refused.
+		{"extra claims ignored", withClaims(fmt.Sprintf(`{"iss":%q,"sub":%q,"aud":"https://auth.worksmobile.com/oauth2/v2.0/token","jti":"x1","scope":"bot","iat":%d,"exp":%d}`, clientID, serviceAccount, now-10, now+600)), 200, "", ""},
+		{"kid in the header ignored", withHeader(`{"alg":"RS256","typ":"JWT","kid":"k1"}`), 200, "", ""},
 		{"grant type percent-encoded twice", withForm(func(f url.Values) { f.Set("grant_type", url.QueryEscape(GrantTypeJWTBearer)) }), 200, "", ""},
 		{"charset in content type", func() request {
 			r := withForm(func(url.Values) {})
