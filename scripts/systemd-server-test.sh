@@ -166,7 +166,7 @@ check "systemctl restart minted nothing (kernel keyring, KeyringMode=shared)" te
 
 out=$(in_ct lwtoken-helperd doctor --system-user "$SVC" 2>&1) && code=0 || code=$?
 echo "$out" | sed 's/^/      | /'
-[[ $code == 0 && $out == *"host key"* && $out == *"decrypts"* ]] &&
+[[ $code == 0 && $out == *"sealed with the host key"* && $out == *"decrypt on this machine"* ]] &&
 	pass "doctor --system-user as root: no failure; host key; credentials decrypt" || fail "doctor --system-user as root" "exit $code"
 out=$(as_cron "$SVC" lwtoken-helperd doctor 2>&1) && code=0 || code=$?
 echo "$out" | sed 's/^/      | /'

@@ -251,6 +251,9 @@ func (s *sysDoctor) checkUnit(ctx context.Context) []checkResult {
 		if !enabled {
 			return s.one("unit", levelWarn, msg+"; not enabled: it does not start at boot", "`sudo systemctl enable "+unit+"`")
 		}
+		if strings.Contains(p["StatusText"], "failing") {
+			return s.one("unit", levelWarn, msg, "the daemon cannot mint tokens: read `journalctl -u "+unit+"`")
+		}
 		return s.one("unit", levelOK, msg+"; enabled at boot", "")
 	case p["ActiveState"] == "failed":
 		return s.one("unit", levelFail, fmt.Sprintf("%s failed (result %s, exit status %s)", unit, p["Result"], p["ExecMainStatus"]),
