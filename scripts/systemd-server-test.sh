@@ -302,7 +302,7 @@ echo "$out" | sed 's/^/      | /'
 	fail "setup without a Secret Service: the secrets become user-scoped systemd credentials" "exit $code"
 cdir=/home/$TESTER/.config/lwtoken-helper/credentials
 check "the user credentials are the user's, 0600, in a 0700 directory" \
-	test "$(stat -c %U:%a "$treeC$cdir" "$treeC$cdir/"*.cred)" = "$(printf '%s:700\n%s:600\n%s:600' "$TESTER" "$TESTER" "$TESTER")"
+	test "$(stat -c %u:%a "$treeC$cdir" "$treeC$cdir/"*.cred)" = "$(printf '%s:700\n%s:600\n%s:600' "$TESTER_UID" "$TESTER_UID" "$TESTER_UID")"
 in_ct shred -u "/home/$TESTER/private.key" "/home/$TESTER/secret.txt"
 out=$(as_tester lwtoken-helperd install 2>&1) && out=$(as_tester lwtoken-helperd start 2>&1) &&
 	pass "install and start the per-user unit" || fail "install and start the per-user unit" "$out"

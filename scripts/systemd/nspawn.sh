@@ -60,9 +60,8 @@ wait_for() {
 # ns_summary START_MS: prints the tally; returns non-zero when a check failed.
 ns_summary() {
 	echo
-	if ((failed)); then
-		printf '%s: failed: %s\n' "$NS_PROG" "${failures[@]}"
-	fi
+	local f
+	for f in "${failures[@]}"; do printf '%s: failed: %s\n' "$NS_PROG" "$f"; done
 	echo "$NS_PROG: took $((($(now_ms) - $1) / 1000)) s"
 	echo "$NS_PROG: $passed passed, $failed failed"
 	((failed == 0))
