@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -142,6 +143,9 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 		now:     time.Now,
 		service: queryServiceInfo,
 		timeout: 10 * time.Second,
+	}
+	if runtime.GOOS == "linux" {
+		applyUserUnitProxy()
 	}
 	if userCreds {
 		d.checks = []func(context.Context) []checkResult{

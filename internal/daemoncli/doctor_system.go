@@ -316,3 +316,18 @@ func blockEncrypted(sysDir string, depth int) bool {
 	}
 	return false
 }
+
+// applyUserUnitProxy gives doctor's endpoint probe the proxy settings of the installed
+// per-user systemd unit, as the daemon started by it gets them (the unit's Environment=
+// wins over the shell's). It returns the proxy used, "" for none.
+func applyUserUnitProxy() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	env := unitProxyEnv(serviceFile(platformSystemd, home))
+	for k, v := range env {
+		os.Setenv(k, v) // read once by net/http's ProxyFromEnvironment, at the first request
+	}
+	return env["HTTPS_PROXY"]
+}

@@ -325,3 +325,20 @@ func TestPerUserUnitProxy(t *testing.T) {
 		t.Fatalf("unitProxyEnv: %v", got)
 	}
 }
+
+// doctor takes the installed per-user unit's proxy, as the daemon it starts gets it.
+func TestDoctorUsesUserUnitProxy(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("HTTPS_PROXY", "http://from-the-shell:1")
+	t.Setenv("NO_PROXY", "")
+	unit := serviceFile(platformSystemd, home)
+	os.MkdirAll(filepath.Dir(unit), 0o700)
+	cfg := serviceConfig(platformSystemd, serviceSpec{executable: "/x", socket: systemdSocket, logLevel: "info",
+		httpsProxy: "http://unit-proxy.example:3128", noProxy: ".corp.example"}, home)
+	os.WriteFile(unit, []byte(cfg.Option["SystemdScript"].(string)), 0o600)
+	if got := applyUserUnitProxy(); got != "http://unit-proxy.example:3128" ||
+		os.Getenv("HTTPS_PROXY") != "http://unit-proxy.example:3128" || os.Getenv("NO_PROXY") != ".corp.example" {
+		t.Fatalf("applyUserUnitProxy: %q, env %q %q", got, os.Getenv("HTTPS_PROXY"), os.Getenv("NO_PROXY"))
+	}
+}

@@ -125,3 +125,11 @@ func TestDefaultSocketPathSystemService(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDefaultSocketDir measures what every `get` pays to find the socket, including
+// the one stat of the system service's directory.
+func BenchmarkDefaultSocketDir(b *testing.B) {
+	for b.Loop() {
+		DefaultSocketDir()
+	}
+}
