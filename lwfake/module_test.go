@@ -13,7 +13,8 @@ import (
 // (testdata/mybot/mybot.go), the README's lwfake test verbatim, and a test of a program
 // that uses the public client through an in-process daemon against the fake
 // (testdata/mybot/client_test.go). "go test" runs in it offline, from the module cache
-// this module's own build filled. It fails if a public package names an internal type a
+// this module's own build filled; then "go install .../cmd/lwfake" from it, and the
+// installed lwfake lists its flags. It fails if a public package names an internal type a
 // user would need, or if the README's snippet stops compiling or passing.
 func TestUsableFromAnotherModule(t *testing.T) {
 	goBin, err := exec.LookPath("go")
@@ -49,7 +50,8 @@ func TestUsableFromAnotherModule(t *testing.T) {
 
 	cmd := exec.CommandContext(t.Context(), goBin, "test", "-count=1", "-v", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test in a user's module: %v\n%s", err, out)
@@ -59,6 +61,34 @@ func TestUsableFromAnotherModule(t *testing.T) {
 			t.Errorf("%s did not pass:\n%s", test, out)
 		}
 	}
+
+	// The standalone fake installs with go install and keeps its flags.
+	gobin := t.TempDir()
+	cmd = exec.CommandContext(t.Context(), goBin, "install", "github.com/lwtoken-helper/lwtoken-helper/cmd/lwfake")
+	cmd.Dir = dir
+	cmd.Env = append(env, "GOBIN="+gobin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install .../cmd/lwfake: %v\n%s", err, out)
+	}
+	out, err = exec.CommandContext(t.Context(), filepath.Join(gobin, "lwfake"), "-h").CombinedOutput()
+	if code := exitCode(err); code != 2 {
+		t.Errorf("lwfake -h: exit %d (%v), want 2 (usage)", code, err)
+	}
+	for _, flag := range []string{"-addr", "-client-id", "-client-secret-file", "-service-account", "-public-key-file", "-scopes", "-lifetime", "-url-file"} {
+		if !strings.Contains(string(out), "  "+flag+" ") {
+			t.Errorf("lwfake -h does not list %s:\n%s", flag, out)
+		}
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
 
 // readmeSnippet returns the fenced block after "<!-- test: NAME -->" in readme.
