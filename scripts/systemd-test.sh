@@ -6,8 +6,9 @@
 # session bus, a real gnome-keyring Secret Service), and as an ordinary user there: setup,
 # install, start, get a token from the fake LINE WORKS endpoint (running on the host's
 # loopback, which the container shares), read the STATUS= line, kill -9 the daemon and see
-# systemd restart it with the same token, check the journal for logs and for secrets, run
-# doctor, stop, uninstall. It ends with "N passed, N failed" and exits non-zero on a failure.
+# systemd restart it with the same token, the same after SIGQUIT (exit 2, like a panic), see
+# an invalid config (exit 78) fail without a restart loop, check the journal for logs and
+# for secrets, run doctor, stop, uninstall. It ends with "N passed, N failed" and exits non-zero on a failure.
 #
 # Needs root (nspawn, nsenter, cgroups); installs systemd-container, debootstrap and zstd
 # when missing. The Debian tree is built once with debootstrap from this machine's
@@ -193,9 +194,15 @@ check "kill -9: systemd restarts the daemon (NRestarts=1, new MainPID)" wait_for
 check "get after the restart: the same token" wait_for 5 gets_token as_user lwtoken-helper get
 check "the restart minted nothing (token loaded from the keyring)" test "$(minted)" = 1
 check "STATUS= is current after the restart" wait_for 5 status_line
+# A crash of the Go runtime (a panic, SIGQUIT or SIGABRT: exit 2) is restarted too.
+old_pid=$(prop MainPID)
+sysu kill -s QUIT "$UNIT"
+restarted_quit() { [[ $(prop NRestarts) == 2 && $(prop ActiveState) == active && $(prop MainPID) != "$old_pid" && $(prop MainPID) != 0 ]]; }
+check "SIGQUIT (exit 2, like a panic): systemd restarts the daemon (NRestarts 1 -> 2, new MainPID)" wait_for 10 restarted_quit
+check "get after the SIGQUIT restart: the same token" wait_for 5 gets_token as_user lwtoken-helper get
 
 # ---- status, doctor, journal
-out=$(as_user lwtoken-helperd status 2>&1) && [[ $out == *"service: running"* && $out == *"1 automatic restarts"* ]] &&
+out=$(as_user lwtoken-helperd status 2>&1) && [[ $out == *"service: running"* && $out == *"2 automatic restarts"* ]] &&
 	pass "lwtoken-helperd status: running, exit 0" || fail "lwtoken-helperd status: running, exit 0" "$out"
 out=$(as_user lwtoken-helperd doctor 2>&1) && [[ $out == *" 0 failed"* ]] &&
 	pass "doctor: no failed check" || fail "doctor: no failed check" "$out"
@@ -243,10 +250,10 @@ echo 'this is = not [toml' >>"$cfg_file"
 as_user lwtoken-helperd restart >/dev/null 2>&1 || true
 restarts=$(prop NRestarts)
 sleep 2.5 # more than RestartSec
-if [[ $(prop ActiveState) == failed && $(prop NRestarts) == "$restarts" && $(prop ExecMainStatus) == 4 ]]; then
-	pass "an invalid config (exit 4) fails the unit without a restart loop"
+if [[ $(prop ActiveState) == failed && $(prop NRestarts) == "$restarts" && $(prop ExecMainStatus) == 78 ]]; then
+	pass "an invalid config (exit 78, EX_CONFIG) fails the unit without a restart loop"
 else
-	fail "an invalid config (exit 4) fails the unit without a restart loop" "$(sysu status "$UNIT" 2>&1 | tail -n 8)"
+	fail "an invalid config (exit 78, EX_CONFIG) fails the unit without a restart loop" "$(sysu status "$UNIT" 2>&1 | tail -n 8)"
 fi
 out=$(as_user lwtoken-helperd doctor 2>&1) && code=0 || code=$?
 [[ $code == 1 && $out == *"FAIL  config "* && $out == *"FAIL  service   failed"* ]] &&

@@ -24,6 +24,12 @@ const (
 	ExitRejected         = 5 // credentials rejected by LINE WORKS
 	ExitUnavailable      = 6 // LINE WORKS unreachable and no valid token
 	ExitNoServiceManager = 7 // no per-user service manager for install/start/...
+
+	// Fatal errors of `lwtoken-helperd run` that restarting cannot fix, with codes of
+	// their own (BSD sysexits.h) so that a service manager can tell them from a crash: a
+	// Go panic and a SIGQUIT or SIGABRT dump exit with 2, which must be restarted.
+	ExitDaemonUsage  = 64 // EX_USAGE: run got a bad flag or argument
+	ExitDaemonConfig = 78 // EX_CONFIG: the config file is invalid or unsafe, or the socket directory is refused
 )
 
 // Version and Commit of both programs, set at build time with

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
 )
@@ -22,7 +24,27 @@ const (
 	ExitNotConfigured = cli.ExitNotConfigured
 	ExitRejected      = cli.ExitRejected
 	ExitUnavailable   = cli.ExitUnavailable
+	ExitDaemonUsage   = cli.ExitDaemonUsage
+	ExitDaemonConfig  = cli.ExitDaemonConfig
 )
+
+// NoRestartExitCodes are the exit codes of `lwtoken-helperd run` after which a service
+// manager must not restart it: its own fatal usage and configuration errors. Every other
+// failure, a Go panic or SIGQUIT/SIGABRT (exit 2) and a kill included, is worth a restart.
+func NoRestartExitCodes() []int { return []int{ExitDaemonUsage, ExitDaemonConfig} }
+
+// RestartPreventExitStatus is the value of systemd's RestartPreventExitStatus= for every
+// unit that runs the daemon: NoRestartExitCodes, space-separated ("64 78").
+func RestartPreventExitStatus() string {
+	var b strings.Builder
+	for i, c := range NoRestartExitCodes() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(c))
+	}
+	return b.String()
+}
 
 const prog = "lwtoken-helperd"
 

@@ -40,19 +40,22 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	upstream := envOr(env, EnvUpstreamTimeout, "30s")
 	fs.StringVar(&upstream, "upstream-timeout", upstream, "give up on one token request to LINE WORKS after this `duration` (env "+EnvUpstreamTimeout+")")
 	if code, ok := parse(env, fs, args); !ok {
+		if code == ExitUsage {
+			return ExitDaemonUsage // never 2: that is a crash, which a service manager restarts
+		}
 		return code
 	}
 	var err error
 	if o.upstreamTimeout, err = time.ParseDuration(upstream); err != nil || o.upstreamTimeout <= 0 || o.upstreamTimeout > maxUpstreamTimeout {
 		errorf(env, "run: --upstream-timeout %q is not a duration between 0 and %s", upstream, maxUpstreamTimeout)
 		hintf(env, "use e.g. 30s or 1m")
-		return ExitUsage
+		return ExitDaemonUsage
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		errorf(env, "run: unknown log level %q", o.logLevel)
 		hintf(env, "use debug, info, warn or error")
-		return ExitUsage
+		return ExitDaemonUsage
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	var log *slog.Logger
@@ -63,7 +66,8 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		log = slog.New(slog.NewJSONHandler(env.Stderr, hopts))
 	default:
 		errorf(env, "run: unknown log format %q", o.logFormat)
-		return ExitUsage
+		hintf(env, "use text or json")
+		return ExitDaemonUsage
 	}
 	if o.socket == "" {
 		o.socket = wire.DefaultSocketPath()
@@ -72,7 +76,8 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		p, err := config.Path()
 		if err != nil {
 			errorf(env, "run: %v", err)
-			return ExitError
+			hintf(env, "pass --config FILE")
+			return ExitDaemonConfig
 		}
 		o.config = p
 	}
@@ -84,7 +89,7 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	st, err := chooseStores(env)
 	if err != nil {
 		errorf(env, "run: %v", err)
-		return ExitNotConfigured
+		return ExitDaemonConfig // the secret sources as configured cannot work: a restart finds the same
 	}
 	st, _ = withUserCredentials(st, o.config)
 	backoffBase, backoffCap := testBackoff()
@@ -95,13 +100,18 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	if err != nil {
 		errorf(env, "run: %v", err)
 		hintf(env, "fix the config file or rerun `%s setup`", prog)
-		return ExitNotConfigured
+		return ExitDaemonConfig
 	}
 	if err := d.Listen(); err != nil {
 		errorf(env, "run: %v", err)
-		if errors.Is(err, daemon.ErrAlreadyRunning) {
+		var dirErr *daemon.SocketDirError
+		switch {
+		case errors.Is(err, daemon.ErrAlreadyRunning):
 			hintf(env, "stop the other daemon first, or pass --socket to run a second one elsewhere")
-		} else {
+		case errors.As(err, &dirErr):
+			hintf(env, "choose another path with --socket or %s", wire.EnvSocket)
+			return ExitDaemonConfig // a restart finds the same directory
+		default:
 			hintf(env, "choose another path with --socket or %s", wire.EnvSocket)
 		}
 		return ExitError

@@ -58,10 +58,6 @@ var sandboxDirectives = []string{
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
 }
 
-// restartPreventExitStatus are the daemon's exit codes that a restart cannot fix (bad
-// flags, invalid configuration); both the user unit and the system template use them.
-const restartPreventExitStatus = "2 4"
-
 // systemdUnit returns the SystemdScript template: kardianos/service's own template engine
 // fills in the description, the absolute executable path and the arguments (its keys have
 // no leading dot). Everything else is fixed text, plus env: Environment= lines (the admin's
@@ -82,8 +78,9 @@ ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
 ExecReload=kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=1
-# 2: bad flags; 4: invalid configuration. Restarting cannot fix either.
-RestartPreventExitStatus=` + restartPreventExitStatus + `
+# ` + fmt.Sprint(ExitDaemonUsage) + `: bad flags; ` + fmt.Sprint(ExitDaemonConfig) + `: invalid or unsafe configuration. Restarting cannot fix
+# either; a crash (a panic or SIGQUIT/SIGABRT exits with 2) is restarted.
+RestartPreventExitStatus=` + RestartPreventExitStatus() + `
 TimeoutStopSec=15
 UMask=0077
 `)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,14 @@ func TestSystemdUnitTemplate(t *testing.T) {
 		if strings.Contains(unit, bad) {
 			t.Errorf("unit holds %q", bad)
 		}
+	}
+	// Only the daemon's own fatal errors prevent a restart; a crash (a panic or a SIGQUIT
+	// or SIGABRT dump exits with 2) and bad flags of other verbs' codes are restarted.
+	if !strings.Contains(unit, "\nRestartPreventExitStatus=64 78\n") {
+		t.Errorf("unit lacks RestartPreventExitStatus=64 78:\n%s", unit)
+	}
+	if slices.Contains(NoRestartExitCodes(), 2) || slices.Contains(NoRestartExitCodes(), ExitError) {
+		t.Errorf("NoRestartExitCodes = %v holds the exit code of a crash", NoRestartExitCodes())
 	}
 	if got, ok := installedSocketFrom(t, platformSystemd, `ExecStart=/usr/bin/lwtoken-helperd "run" "--socket" "%t/lwtoken-helper/sock" "--log-level" "info"`+"\n"); !ok || got != "/run/user/1000/lwtoken-helper/sock" {
 		t.Fatalf("socket from unit: %q %v", got, ok)

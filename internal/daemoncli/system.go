@@ -197,9 +197,10 @@ User=%i
 ExecReload=kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=1
-# Restarting cannot fix these: 2 bad flags, 4 invalid configuration or missing secrets,
-# 243 credentials that do not decrypt here (copied from another machine, a changed host key).
-RestartPreventExitStatus=` + restartPreventExitStatus + ` 243
+# Restarting cannot fix these: ` + RestartPreventExitStatus() + ` (bad flags, invalid or unsafe configuration:
+# NoRestartExitCodes), 243 credentials that do not decrypt here (copied from another machine, a
+# changed host key). A crash (a panic or SIGQUIT/SIGABRT exits with 2) is restarted.
+RestartPreventExitStatus=` + RestartPreventExitStatus() + ` 243
 TimeoutStopSec=15
 UMask=0077
 # The socket's directory: private to the service user (the daemon refuses anything else).
