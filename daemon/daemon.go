@@ -114,7 +114,7 @@ func New(opts Options) (*Daemon, error) {
 		d.opts.BackoffCap = backoffCap
 	}
 	d.broker = &broker{d: d, entries: map[string]*entry{}, creds: map[string]*credsCache{}}
-	cfg, err := loadConfig(opts.ConfigPath)
+	cfg, err := loadConfig(opts.ConfigPath, d.uid)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +122,10 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+// loadConfig reads the config only when no other user than the daemon's and root could have
+// written it (config.LoadTrusted): its auth_url decides where the client secret is sent.
+func loadConfig(path string, uid int) (*config.Config, error) {
+	cfg, err := config.LoadTrusted(path, uid)
 	if errors.Is(err, config.ErrNotFound) {
 		return &config.Config{Profiles: map[string]*config.Profile{}}, nil
 	}
@@ -188,10 +190,10 @@ func (d *Daemon) UpstreamRequests() int64 { return d.upstream.Load() }
 // cached; entries of changed or removed profiles are dropped with their in-memory secrets;
 // any profile in backoff is retried at its next request. New secrets from setup take effect
 // at the next mint, which always reads the keyring first; the in-memory copy of an unchanged
-// profile's secrets stays as the fallback for a locked keyring. An invalid file changes
-// nothing.
+// profile's secrets stays as the fallback for a locked keyring. An invalid file, or one
+// that another user could have changed (see config.CheckTrusted), changes nothing.
 func (d *Daemon) Reload() error {
-	cfg, err := loadConfig(d.opts.ConfigPath)
+	cfg, err := loadConfig(d.opts.ConfigPath, d.uid)
 	if err != nil {
 		d.log.Error("reload failed; keeping the previous config", "err", err)
 		return err

@@ -5,6 +5,7 @@ package daemoncli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/cli"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 )
 
 // Exit codes, shared with the thin client (see internal/cli and the README).
@@ -98,6 +100,16 @@ func footer(w io.Writer) {
 
 func errorf(env *Env, format string, args ...any) { cli.Errorf(env.Stderr, prog, format, args...) }
 func hintf(env *Env, format string, args ...any)  { cli.Hintf(env.Stderr, prog, format, args...) }
+
+// configFix is the hint for an error of config.LoadTrusted: the fix an *config.UnsafeError
+// names, else def.
+func configFix(err error, def string) string {
+	var unsafe *config.UnsafeError
+	if errors.As(err, &unsafe) && unsafe.Fix != "" {
+		return unsafe.Fix
+	}
+	return def
+}
 
 func newFlags(env *Env, name, usageLine, example string) *flag.FlagSet {
 	return cli.NewFlags(env.Stdout, prog, name, usageLine, example)

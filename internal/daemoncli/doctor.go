@@ -199,10 +199,14 @@ func (d *doctor) one(name string, level checkLevel, msg, fix string) []checkResu
 
 func (d *doctor) checkConfig(context.Context) []checkResult {
 	setup := "`" + prog + " setup --profile default --client-id ID --service-account SA --scope SCOPES --private-key-file FILE` (see `" + prog + " setup -h`)"
-	cfg, err := config.Load(d.cfgPath)
+	cfg, err := config.LoadTrusted(d.cfgPath, d.uid)
+	var unsafe *config.UnsafeError
 	switch {
 	case errors.Is(err, config.ErrNotFound):
 		return d.one("config", levelFail, "no config file at "+d.cfgPath, "run "+setup)
+	case errors.As(err, &unsafe):
+		return d.one("config", levelFail, err.Error()+"; the daemon refuses it, since its auth_url decides where the client secret goes",
+			unsafe.Fix+", then `"+prog+" restart` (or send the daemon SIGHUP)")
 	case err != nil:
 		return d.one("config", levelFail, err.Error(), "fix or remove "+d.cfgPath+" (it holds no secrets), then rerun setup")
 	}

@@ -99,7 +99,7 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		ReadHeaderTimeout: readHeader, ReadTimeout: readWhole})
 	if err != nil {
 		errorf(env, "run: %v", err)
-		hintf(env, "fix the config file or rerun `%s setup`", prog)
+		hintf(env, "%s", configFix(err, "fix the config file or rerun `"+prog+" setup`"))
 		return ExitDaemonConfig
 	}
 	if err := d.Listen(); err != nil {

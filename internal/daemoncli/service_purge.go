@@ -37,7 +37,7 @@ func planPurge(env *Env, o uninstallOptions) (*purgePlan, int) {
 			return nil, ExitError
 		}
 	}
-	cfg, err := config.Load(p.cfgPath)
+	cfg, err := config.LoadTrusted(p.cfgPath, os.Getuid())
 	switch {
 	case errors.Is(err, config.ErrNotFound):
 		cfg = &config.Config{Profiles: map[string]*config.Profile{}}

@@ -90,13 +90,13 @@ func runSetup(ctx context.Context, env *Env, args []string) int {
 	if o.delete {
 		return runSetupDelete(ctx, env, fs, o)
 	}
-	cfg, err := config.Load(o.config)
+	cfg, err := config.LoadTrusted(o.config, os.Getuid())
 	if errors.Is(err, config.ErrNotFound) {
 		cfg, err = &config.Config{Profiles: map[string]*config.Profile{}}, nil
 	}
 	if err != nil {
 		errorf(env, "setup: %v", err)
-		hintf(env, "fix or remove the config file; it holds no secrets")
+		hintf(env, "%s", configFix(err, "fix or remove the config file; it holds no secrets"))
 		return ExitError
 	}
 	old := cfg.Profiles[o.profile]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -45,13 +46,13 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 		hintf(env, "--delete takes only --profile, --config and --socket")
 		return ExitUsage
 	}
-	cfg, err := config.Load(o.config)
+	cfg, err := config.LoadTrusted(o.config, os.Getuid())
 	if errors.Is(err, config.ErrNotFound) {
 		cfg, err = &config.Config{Profiles: map[string]*config.Profile{}}, nil
 	}
 	if err != nil {
 		errorf(env, "setup --delete: %v", err)
-		hintf(env, "fix the config file; it holds no secrets")
+		hintf(env, "%s", configFix(err, "fix the config file; it holds no secrets"))
 		return ExitError
 	}
 	p := cfg.Profiles[o.profile]

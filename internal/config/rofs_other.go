@@ -1,0 +1,6 @@
+//go:build unix && !linux && !darwin
+
+package config
+
+// readOnlyMount reports false: read-only mounts are not detected on this platform.
+func readOnlyMount(string) bool { return false }
