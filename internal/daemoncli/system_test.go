@@ -169,7 +169,7 @@ func TestSystemUnitsRender(t *testing.T) {
 	}
 	cfg := &config.Config{Profiles: map[string]*config.Profile{"default": {}, "b": {}}}
 	tmpl := string(systemTemplateUnit())
-	for _, want := range []string{"Type=notify", "User=%i", "RestartPreventExitStatus=2 4 243", "RuntimeDirectoryMode=0700",
+	for _, want := range []string{"Type=notify", "User=%i", "RestartPreventExitStatus=64 78 243", "RuntimeDirectoryMode=0700",
 		"KeyringMode=shared", "WantedBy=multi-user.target", "StartLimitIntervalSec=0"} {
 		if !strings.Contains(tmpl, want+"\n") {
 			t.Errorf("template lacks %s", want)
