@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,9 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 			return ExitDaemonUsage // never 2: that is a crash, which a service manager restarts
 		}
 		return code
+	}
+	if e := servePlatformError(runtime.GOOS); e != nil {
+		return e.report(env, "run")
 	}
 	var err error
 	if o.upstreamTimeout, err = time.ParseDuration(upstream); err != nil || o.upstreamTimeout <= 0 || o.upstreamTimeout > maxUpstreamTimeout {
