@@ -3,7 +3,6 @@ package keystore
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"runtime"
 	"strings"
 
@@ -22,8 +21,11 @@ import (
 //	    it was read or deleted (a concurrent Delete): GDBus says
 //	    org.freedesktop.DBus.Error.UnknownMethod, others
 //	    UnknownObject, UnknownInterface or Secret NoSuchObject  ErrNotFound
-//	`security` exit status 36 on macOS (errSecInteractionNotAllowed:
-//	    keychain locked, no UI)                                 ErrLocked
+//	security(1) exit status 44 on macOS (errSecItemNotFound; the
+//	    backend returns keyring.ErrNotFound for it)             ErrNotFound
+//	security(1) exit status 36, 51 or 128 on macOS (locked and
+//	    no UI allowed, wrong password, access denied at the
+//	    prompt; see securityError)                              ErrLocked
 //	anything else, e.g. exec: "dbus-launch": executable file not found (no session bus),
 //	    "... was not provided by any .service files" (no Secret Service),
 //	    dial unix ...: connect: ... (dead bus socket)           ErrUnavailable
@@ -48,11 +50,9 @@ func classify(goos, op string, err error) error {
 	if strings.Contains(err.Error(), "failed to unlock correct collection") {
 		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
-	if goos == "darwin" {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 36 {
-			return fmt.Errorf("%w: %w", ErrLocked, err)
-		}
+	var sec *securityError // macOS: security(1)'s exit status, never its localized text
+	if errors.As(err, &sec) && sec.locked() {
+		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -67,15 +66,6 @@ func TestClassify(t *testing.T) {
 			t.Errorf("delete: %v, want ErrNotFound", got)
 		}
 	})
-	t.Run("darwin interaction not allowed", func(t *testing.T) {
-		exit := exec.Command("sh", "-c", "exit 36").Run()
-		if !errors.Is(classify("darwin", "get", exit), ErrLocked) {
-			t.Errorf("exit status 36 on darwin is not ErrLocked")
-		}
-		if !errors.Is(classify("linux", "get", exit), ErrUnavailable) {
-			t.Errorf("exit status 36 on linux is not ErrUnavailable")
-		}
-	})
 }
 
 func TestHint(t *testing.T) {
@@ -104,25 +94,6 @@ func TestHint(t *testing.T) {
 	}
 }
 
-// goKeyringDarwinCommand rebuilds the line go-keyring v0.2.8 writes to `security -i` on macOS
-// (keyring_darwin.go), with its shell quoting (internal/shellescape).
-func goKeyringDarwinCommand(service, user string, n int) string {
-	password := "go-keyring-base64:" + strings.Repeat("A", base64Len(n))
-	return fmt.Sprintf("add-generic-password -U -s %s -a %s -w %s\n", shQuote(service), shQuote(user), shQuote(password))
-}
-
-var shUnsafe = regexp.MustCompile(`[^\w@%+=:,./-]`)
-
-func shQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	if shUnsafe.MatchString(s) {
-		return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
-	}
-	return s
-}
-
 func TestCheckSizeDarwin(t *testing.T) {
 	rsa2048, rsa4096 := rsaPEMs(t)
 	key := PrivateKeyKey("default")
@@ -132,11 +103,12 @@ func TestCheckSizeDarwin(t *testing.T) {
 	if err := checkSize("darwin", Service, key, len(rsa4096)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("RSA-4096 PEM (%d bytes) accepted on darwin: go-keyring would fail", len(rsa4096))
 	}
-	// Whatever checkSize lets through, go-keyring's command limit must accept too.
+	// Whatever checkSize lets through, the line securityCLI.Set sends must fit.
 	for _, names := range [][2]string{
 		{Service, key},
 		{Service, "profile/it's quoted/private-key"},
 		{"svc with spaces '", "k'''"},
+		{`back\slash`, `k\`},
 		{"", ""},
 	} {
 		limit := maxDarwinValue(names[0], names[1])
@@ -145,9 +117,9 @@ func TestCheckSizeDarwin(t *testing.T) {
 		}
 		for n := limit - 8; n <= limit+8; n++ {
 			err := checkSize("darwin", names[0], names[1], n)
-			fits := len(goKeyringDarwinCommand(names[0], names[1], n)) <= 4096
+			fits := len(securityAddCommand(names[0], names[1], strings.Repeat("x", n))) <= securityLineMax
 			if err == nil && !fits {
-				t.Fatalf("%q: %d bytes accepted, but go-keyring would return ErrSetDataTooBig", names, n)
+				t.Fatalf("%q: %d bytes accepted, but securityCLI.Set would return ErrSetDataTooBig", names, n)
 			}
 			if (err == nil) != (n <= limit) {
 				t.Errorf("%q: %d bytes: err %v, but maxDarwinValue is %d", names, n, err, limit)

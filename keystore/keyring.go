@@ -39,7 +39,7 @@ type Keyring struct {
 	Service string        // "" means keystore.Service
 	Timeout time.Duration // per call; 0 means DefaultTimeout
 
-	backend backend       // nil means go-keyring; tests substitute a fake
+	backend backend       // nil means defaultBackend(); tests substitute a fake
 	slots   chan struct{} // nil means the process-wide pending
 }
 
@@ -160,7 +160,7 @@ func (k *Keyring) do(ctx context.Context, op, key string, call func(b backend, s
 
 	b := k.backend
 	if b == nil {
-		b = goKeyring{}
+		b = defaultBackend()
 	}
 	service := k.service()
 	done := make(chan error, 1) // buffered: a lingering call finishes without a receiver
@@ -200,12 +200,12 @@ func opError(op, key string, err error) error {
 	return fmt.Errorf("keystore: %s %q: %w", op, key, err)
 }
 
-// Size limits of go-keyring's backends on other platforms.
+// Size limits of the keyring backends on other platforms.
 const (
-	// macOS: go-keyring stores "go-keyring-base64:" + base64(value) and fails when the
-	// `security -i` command line "add-generic-password -U -s SERVICE -a KEY -w PASSWORD\n"
-	// exceeds 4096 bytes.
-	darwinCommandLimit = 4096
+	// macOS: securityCLI stores "go-keyring-base64:" + base64(value) with the `security -i`
+	// command line "add-generic-password -U -s SERVICE -a KEY -w PASSWORD\n", which security
+	// reads only up to securityLineMax bytes.
+	darwinCommandLimit = securityLineMax
 	darwinCommand      = len("add-generic-password -U -s ") + len(" -a ") + len(" -w ") + len("\n")
 	darwinValuePrefix  = len("go-keyring-base64:")
 	// Windows: the credential blob may not exceed 2560 bytes.
@@ -217,8 +217,8 @@ const (
 func checkSize(goos, service, key string, n int) error {
 	switch goos {
 	case "darwin", "ios":
-		// Conservative: count every argument as shell-quoted ('...' with each ' as '"'"'),
-		// whether or not go-keyring's quoting would have left it bare.
+		// Conservative: count each ' and backslash of a name as five bytes (securityQuote
+		// adds one).
 		size := darwinCommand + quotedLen(service) + quotedLen(key) +
 			2 + darwinValuePrefix + base64Len(n)
 		if size > darwinCommandLimit {
@@ -236,7 +236,7 @@ func checkSize(goos, service, key string, n int) error {
 func quotedLen(s string) int {
 	n := len(s) + 2
 	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
+		if s[i] == '\'' || s[i] == '\\' {
 			n += 4
 		}
 	}
