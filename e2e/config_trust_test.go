@@ -180,9 +180,9 @@ func TestSighupKeepsTheLastTrustedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := strings.ReplaceAll(string(cfg), x.fake.URL(), "http://"+ln.Addr().String()+"/oauth2/v2.0")
+	evil := strings.ReplaceAll(string(cfg), x.fake.URL, "http://"+ln.Addr().String()+"/oauth2/v2.0")
 	if evil == string(cfg) {
-		t.Fatalf("the config does not name the endpoint %s:\n%s", x.fake.URL(), cfg)
+		t.Fatalf("the config does not name the endpoint %s:\n%s", x.fake.URL, cfg)
 	}
 	// The other user rewrites it in place (the file stays the user's, mode 0666).
 	r := x.secRun(10*time.Second, nil, evil, append(append([]string{}, asOther...), "sh", "-c", `cat >"$0"`, x.config)...)
