@@ -35,8 +35,7 @@ func cannedReply(tb testing.TB) []byte {
 	}
 	body = append(body, '\n')
 	return []byte("HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: " + strconv.Itoa(len(body)) +
-		"\r\nContent-Type: application/json\r\n" + wire.VersionHeader + ": " + wire.Version +
-		"\r\nDate: Wed, 01 Jan 2030 00:00:00 GMT\r\nConnection: close\r\n\r\n" + string(body))
+		"\r\nContent-Type: application/json\r\nDate: Wed, 01 Jan 2030 00:00:00 GMT\r\nConnection: close\r\n\r\n" + string(body))
 }
 
 // cannedServer answers every connection on a fresh Unix socket with reply, after reading

@@ -18,25 +18,30 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
-// Sentinel errors. Every error of a Client call that came from the daemon or the dial
-// matches one of these with errors.Is.
+// Sentinel errors. Every error of a Client call that came from the daemon or the dial is
+// an *Error that matches one of these with errors.Is (docs/protocol.md maps each error
+// code to its sentinel and to the CLI's exit code).
 var (
-	ErrDaemonNotRunning = errors.New("daemon not running")
-	ErrBadRequest       = errors.New("bad request")
-	ErrForbidden        = errors.New("forbidden")
-	ErrNotConfigured    = errors.New("not configured")
-	ErrRejected         = errors.New("credentials rejected by line works")
-	ErrUnavailable      = errors.New("line works unavailable")
-	ErrKeyring          = errors.New("keyring unavailable")
-	ErrProtocol         = errors.New("unexpected reply from the daemon")
+	ErrDaemonNotRunning = errors.New("daemon not running")                 // no daemon answers on the socket
+	ErrBadRequest       = errors.New("bad request")                        // code bad_request: an unknown scope, a bad min TTL, ...
+	ErrForbidden        = errors.New("forbidden")                          // code forbidden: browser headers or a foreign Host
+	ErrNotConfigured    = errors.New("not configured")                     // code not_configured: no such profile, or no secrets
+	ErrRejected         = errors.New("credentials rejected by line works") // code rejected
+	ErrUnavailable      = errors.New("line works unavailable")             // code unavailable: and no valid token cached
+	ErrKeyring          = errors.New("keyring unavailable")                // code keyring: and nothing in memory
+	ErrProtocol         = errors.New("unexpected reply from the daemon")   // codes internal, unknown_route, unknown ones; a malformed reply
 )
 
 // Error is a failure reported by the daemon (or the dial), with a hint for the user.
 type Error struct {
-	Code    string // wire code, or "daemon_not_running", "protocol"
-	Message string
-	Hint    string
-	Err     error // the sentinel
+	// Code is the daemon's error code (docs/protocol.md: "bad_request", "forbidden",
+	// "not_configured", "rejected", "unavailable", "keyring", "internal", "unknown_route"),
+	// or "daemon_not_running" when the dial failed, "foreign_daemon" when another user
+	// serves the socket, or "protocol" when the reply was not one the daemon sends.
+	Code    string
+	Message string // one lowercase line, fit to print (control characters removed)
+	Hint    string // what to do about it, fit to print; may be empty
+	Err     error  // the sentinel: ErrProtocol for "internal", "unknown_route" and codes this version does not know
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -88,14 +93,10 @@ func (c *Client) Token(ctx context.Context, req TokenRequest) (*Token, error) {
 	return c.token(ctx, tokenQuery(req))
 }
 
-// token asks PathToken with query q.
+// token asks RouteToken with query q.
 func (c *Client) token(ctx context.Context, q url.Values) (*Token, error) {
-	path := wire.PathToken
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
 	t := new(Token)
-	if err := c.do(ctx, "GET", path, t); err != nil {
+	if err := c.do(ctx, wire.RouteToken, q, t); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -106,7 +107,7 @@ func (c *Client) token(ctx context.Context, q url.Values) (*Token, error) {
 // sentinels above.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var s wire.Status
-	if err := c.do(ctx, "GET", wire.PathStatus, &s); err != nil {
+	if err := c.do(ctx, wire.RouteStatus, nil, &s); err != nil {
 		return nil, err
 	}
 	return statusFrom(&s), nil
@@ -114,7 +115,7 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 
 // Reload asks the daemon to re-read its config and credentials.
 func (c *Client) Reload(ctx context.Context) error {
-	return c.do(ctx, "POST", wire.PathReload, nil)
+	return c.do(ctx, wire.RouteReload, nil, nil)
 }
 
 // DefaultSocketPath returns the socket a zero Client uses, the one the daemon listens on
@@ -131,7 +132,12 @@ func (c *Client) socket() string {
 	return wire.DefaultSocketPath()
 }
 
-func (c *Client) do(ctx context.Context, method, path string, out any) error {
+// do sends route rt with query q (nil: none) and decodes the reply into out (nil: none).
+func (c *Client) do(ctx context.Context, rt wire.Route, q url.Values, out any) error {
+	path := rt.Path
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -155,7 +161,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	status, body, err := roundTrip(conn, method, path)
+	status, body, err := roundTrip(conn, rt.Method, path)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()

@@ -16,7 +16,7 @@ import (
 // roundTrip sends one HTTP/1.1 request with no body and reads the reply: status line,
 // headers, and a body of exactly Content-Length bytes (at most wire.MaxResponseBytes).
 func roundTrip(conn net.Conn, method, path string) (int, []byte, error) {
-	req := method + " " + path + " HTTP/1.1\r\nHost: " + wire.Host + "\r\n" + wire.VersionHeader + ": " + wire.Version +
+	req := method + " " + path + " HTTP/1.1\r\nHost: " + wire.Host +
 		"\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return 0, nil, err

@@ -11,7 +11,7 @@ import (
 // sentinels above.
 func (c *Client) Profiles(ctx context.Context) (*Profiles, error) {
 	var p wire.Profiles
-	if err := c.do(ctx, "GET", wire.PathProfiles, &p); err != nil {
+	if err := c.do(ctx, wire.RouteProfiles, nil, &p); err != nil {
 		return nil, err
 	}
 	return profilesFrom(&p), nil

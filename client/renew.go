@@ -26,7 +26,7 @@ func (c *Client) Renew(ctx context.Context, req TokenRequest, rejected string) (
 	return c.token(ctx, q)
 }
 
-// tokenQuery is the query of PathToken for req (the same as Token sends).
+// tokenQuery is the query of RouteToken for req (the same as Token sends).
 func tokenQuery(req TokenRequest) url.Values {
 	q := url.Values{}
 	if req.Profile != "" {

@@ -13,12 +13,12 @@ import (
 // ErrRejected when LINE WORKS did not revoke every token (those not revoked stay cached),
 // ErrNotConfigured for an unknown profile, ErrKeyring when the secrets cannot be read.
 func (c *Client) Revoke(ctx context.Context, profile string) (*Revoked, error) {
-	path := wire.PathRevoke
+	var q url.Values
 	if profile != "" {
-		path += "?" + url.Values{wire.ParamProfile: {profile}}.Encode()
+		q = url.Values{wire.ParamProfile: {profile}}
 	}
 	var r wire.Revoked
-	if err := c.do(ctx, "POST", path, &r); err != nil {
+	if err := c.do(ctx, wire.RouteRevoke, q, &r); err != nil {
 		return nil, err
 	}
 	return revokedFrom(&r), nil

@@ -80,7 +80,7 @@ type Status struct {
 	Config  string `json:"config"`
 	// Now is the daemon's clock when it answered.
 	Now time.Time `json:"now"`
-	// Keyring is "ok", or the last error the daemon met reading or writing the keyring.
+	// Keyring is KeyringOK, or the last error the daemon met reading or writing the keyring.
 	Keyring string `json:"keyring"`
 	// Entries are the cached tokens, one per profile and scope set.
 	Entries []TokenStatus `json:"entries"`
@@ -94,6 +94,9 @@ type Status struct {
 	SecretSource string `json:"secret_source,omitempty"`
 	TokenCache   string `json:"token_cache,omitempty"`
 }
+
+// KeyringOK is Status.Keyring when the daemon's last keyring call worked.
+const KeyringOK = "ok"
 
 // TokenStatus is the state of one cached token: one profile and scope set. It holds no
 // secret (the token appears only as its fingerprint). Zero times mean "none".

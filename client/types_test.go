@@ -177,13 +177,13 @@ func TestErrorKeepsEveryWireField(t *testing.T) {
 
 // The client's state and health constants are the protocol's.
 func TestStatesAreTheProtocols(t *testing.T) {
-	for c, w := range map[string]string{
-		string(StateValid): wire.StateValid, string(StateExpired): wire.StateExpired, string(StateMissing): wire.StateMissing,
-		string(HealthOK): wire.HealthOK, string(HealthRenewing): wire.HealthRenewing, string(HealthRetrying): wire.HealthRetrying,
-		string(HealthRejected): wire.HealthRejected,
+	for _, p := range [][2]string{
+		{string(StateValid), wire.StateValid}, {string(StateExpired), wire.StateExpired}, {string(StateMissing), wire.StateMissing},
+		{string(HealthOK), wire.HealthOK}, {string(HealthRenewing), wire.HealthRenewing}, {string(HealthRetrying), wire.HealthRetrying},
+		{string(HealthRejected), wire.HealthRejected}, {KeyringOK, wire.KeyringOK},
 	} {
-		if c != w {
-			t.Errorf("client constant %q, protocol %q", c, w)
+		if p[0] != p[1] {
+			t.Errorf("client constant %q, protocol %q", p[0], p[1])
 		}
 	}
 }

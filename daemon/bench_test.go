@@ -39,7 +39,7 @@ const (
 	benchSA       = "bench.serviceaccount@example.com"
 	benchSecret   = "bench-client-secret"
 	// benchRequest is what the thin client sends for `get` (see client/http1.go).
-	benchRequest = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\nLwtoken-Helper-Version: 1\r\n" +
+	benchRequest = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\n" +
 		"Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 )
 

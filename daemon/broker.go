@@ -320,12 +320,12 @@ func (b *broker) status() []wire.EntryStatus {
 	for _, e := range es {
 		e.mu.Lock()
 		s := wire.EntryStatus{Profile: e.profile, Scope: e.scope, UpstreamRequests: e.upstream,
-			ConsecutiveFailures: e.failures, State: "missing", Health: "ok"}
+			ConsecutiveFailures: e.failures, State: wire.StateMissing, Health: wire.HealthOK}
 		if e.tok != nil {
 			exp := e.tok.Expiry
-			s.State = "expired"
+			s.State = wire.StateExpired
 			if exp.After(now) {
-				s.State = "valid"
+				s.State = wire.StateValid
 			}
 			s.ExpiresAt = &exp
 			s.TTLSeconds = max(int64(exp.Sub(now)/time.Second), 0)
@@ -336,9 +336,9 @@ func (b *broker) status() []wire.EntryStatus {
 			}
 		}
 		if e.lastErr != nil {
-			s.Health = "retrying"
+			s.Health = wire.HealthRetrying
 			if e.lastErr.Code == wire.CodeRejected {
-				s.Health = "rejected"
+				s.Health = wire.HealthRejected
 			}
 			s.LastError = e.lastErr.Msg
 			s.LastErrorCode = e.lastErr.Code
@@ -346,7 +346,7 @@ func (b *broker) status() []wire.EntryStatus {
 			s.NextAttempt = &na
 		}
 		if e.call != nil {
-			s.Health = "renewing"
+			s.Health = wire.HealthRenewing
 		}
 		e.mu.Unlock()
 		out = append(out, s)

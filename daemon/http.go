@@ -21,18 +21,62 @@ const (
 	maxBodyBytes   = wire.MaxRequestBytes
 )
 
+// handler serves wire.Routes, each with its handler, and answers anything else with
+// CodeUnknownRoute.
 func (d *Daemon) handler() http.Handler {
+	handlers := map[string]http.HandlerFunc{
+		wire.RouteToken.Pattern():    d.withRejected(d.handleToken),
+		wire.RouteStatus.Pattern():   d.handleStatus,
+		wire.RouteProfiles.Pattern(): d.handleProfiles,
+		wire.RouteReload.Pattern():   d.handleReload,
+		wire.RouteRevoke.Pattern():   d.handleRevoke,
+	}
+	if len(handlers) != len(wire.Routes) {
+		panic("daemon: the handlers do not match wire.Routes")
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+wire.PathToken, d.withRejected(d.handleToken))
-	mux.HandleFunc("GET "+wire.PathStatus, d.handleStatus)
-	mux.HandleFunc("GET "+wire.PathProfiles, d.handleProfiles)
-	mux.HandleFunc("POST "+wire.PathReload, d.handleReload)
-	mux.HandleFunc("POST "+wire.PathRevoke, d.handleRevoke)
+	for _, rt := range wire.Routes {
+		h := handlers[rt.Pattern()]
+		if h == nil {
+			panic("daemon: no handler for " + rt.Pattern())
+		}
+		mux.HandleFunc(rt.Pattern(), h)
+	}
+	mux.HandleFunc("/", handleUnknownRoute)
 	return d.guard(mux)
 }
 
+// handleUnknownRoute answers a request no route matches: 405 with Allow when the path is
+// a route's with another method, else 404; both with CodeUnknownRoute, which is what a
+// client newer than the daemon meets.
+func handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, rt := range wire.Routes {
+		if rt.Path == r.URL.Path {
+			allow = append(allow, rt.Method)
+		}
+	}
+	hint := "the routes are " + routeList() + "; a client newer than the daemon may ask for one it does not know: restart the daemon after upgrading"
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, &Error{Code: wire.CodeUnknownRoute,
+			Msg: fmt.Sprintf("%s takes %s, not %s", r.URL.Path, strings.Join(allow, " or "), r.Method), Hint: hint})
+		return
+	}
+	writeError(w, wire.HTTPStatus(wire.CodeUnknownRoute), &Error{Code: wire.CodeUnknownRoute,
+		Msg: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), Hint: hint})
+}
+
+func routeList() string {
+	var s []string
+	for _, rt := range wire.Routes {
+		s = append(s, rt.Pattern())
+	}
+	return strings.Join(s, ", ")
+}
+
 // guard refuses what a browser or a forwarded socket would send (Origin, Referer, a
-// foreign Host), bounds the body, and stamps the protocol version.
+// foreign Host) and bounds the body.
 func (d *Daemon) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		end, ok := beginRequest(r.Context())
@@ -40,7 +84,6 @@ func (d *Daemon) guard(next http.Handler) http.Handler {
 			return // the connection was shed to make room: nobody reads an answer
 		}
 		defer end()
-		w.Header().Set(wire.VersionHeader, wire.Version)
 		if fromBrowser(r.Header) {
 			d.log.Warn("request refused: browser headers", "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: "requests with origin, referer or sec-fetch headers are refused",
@@ -196,7 +239,7 @@ func resolveScopes(name string, p *config.Profile, asked string) ([]string, *Err
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	cfg := d.config()
 	st := wire.Status{Version: wire.Version, PID: os.Getpid(), Socket: d.opts.SocketPath, Config: d.opts.ConfigPath,
-		Now: d.now().UTC(), Keyring: "ok", Entries: d.broker.status(), Profiles: cfg.Names(), Default: cfg.Default(),
+		Now: d.now().UTC(), Keyring: wire.KeyringOK, Entries: d.broker.status(), Profiles: cfg.Names(), Default: cfg.Default(),
 		SecretSource: d.secrets.Describe(), TokenCache: d.store.Describe()}
 	d.keyMu.Lock()
 	if d.keyErr != nil {
@@ -212,26 +255,11 @@ func (d *Daemon) handleReload(w http.ResponseWriter, r *http.Request) {
 			Hint: "fix the config file; the daemon keeps the previous one"})
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		OK bool `json:"ok"`
-	}{true})
+	writeJSON(w, http.StatusOK, wire.Reloaded{OK: true})
 }
 
-func statusOf(code string) int {
-	switch code {
-	case wire.CodeBadRequest:
-		return http.StatusBadRequest
-	case wire.CodeForbidden:
-		return http.StatusForbidden
-	case wire.CodeNotConfigured:
-		return http.StatusNotFound
-	case wire.CodeRejected:
-		return http.StatusBadGateway
-	case wire.CodeUnavailable, wire.CodeKeyring:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the HTTP status of an error reply with code.
+func statusOf(code string) int { return wire.HTTPStatus(code) }
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	var de *Error

@@ -24,7 +24,7 @@ func (d *Daemon) handleProfiles(w http.ResponseWriter, r *http.Request) {
 		full := lwauth.CanonicalScope(p.Scopes)
 		info := wire.ProfileInfo{Name: name, Default: name == reply.Default, ClientID: p.ClientID,
 			ServiceAccount: p.ServiceAccount, DomainID: p.DomainID, Scopes: append([]string{}, p.Scopes...),
-			AuthURL: p.AuthURLOrDefault(), State: "missing", Health: "ok", Tokens: []wire.EntryStatus{}}
+			AuthURL: p.AuthURLOrDefault(), State: wire.StateMissing, Health: wire.HealthOK, Tokens: []wire.EntryStatus{}}
 		for _, e := range entries {
 			if e.Profile != name {
 				continue
@@ -45,11 +45,11 @@ func (d *Daemon) handleProfiles(w http.ResponseWriter, r *http.Request) {
 
 func healthRank(h string) int {
 	switch h {
-	case "renewing":
+	case wire.HealthRenewing:
 		return 1
-	case "retrying":
+	case wire.HealthRetrying:
 		return 2
-	case "rejected":
+	case wire.HealthRejected:
 		return 3
 	}
 	return 0

@@ -249,7 +249,7 @@ func (d *doctor) checkKeyring(ctx context.Context) []checkResult {
 	}
 	// Only the daemon and setup need the keyring: from a context without a session bus
 	// (cron, a bare ssh session) a daemon that reaches it is what matters.
-	if st := d.daemonStatus(ctx); st != nil && st.Keyring == "ok" {
+	if st := d.daemonStatus(ctx); st != nil && st.Keyring == client.KeyringOK {
 		return d.one("keyring", levelWarn, "not reachable from here ("+err.Error()+"), but the running daemon reaches it",
 			"run setup from a session that reaches the keyring; "+fix)
 	}
@@ -427,7 +427,7 @@ func (d *doctor) checkDaemon(ctx context.Context) []checkResult {
 		}
 	}
 	msg := fmt.Sprintf("pid %d answers on %s (%s valid)", st.PID, st.Socket, plural(valid, "token"))
-	if st.Keyring != "ok" {
+	if st.Keyring != client.KeyringOK {
 		out = append([]checkResult{{name: "daemon", level: levelWarn, msg: msg + "; its last keyring call failed: " + st.Keyring,
 			fix: "unlock the keyring in the daemon's session; it keeps serving what it holds in memory"}}, out...)
 		return out

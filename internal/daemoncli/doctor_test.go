@@ -123,7 +123,6 @@ func (f *docFixture) serveStatus(t *testing.T, sock string) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set(wire.VersionHeader, wire.Version)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(f.status)
 	})}

@@ -2,11 +2,7 @@ package wire
 
 import "time"
 
-// PathProfiles lists the configured profiles and the state of their tokens. It reads only
-// what the daemon holds in memory: it never touches the keyring or the network.
-const PathProfiles = "/v1/profiles" // GET
-
-// Profiles is the reply to PathProfiles.
+// Profiles is the reply to RouteProfiles.
 type Profiles struct {
 	Default  string        `json:"default_profile"` // the config's default profile; "" if none
 	Profiles []ProfileInfo `json:"profiles"`        // sorted by name

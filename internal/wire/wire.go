@@ -1,7 +1,10 @@
 // Package wire owns the protocol between lwtoken-helperd and its clients: HTTP/1.1 over a
-// Unix socket, versioned /v1/ routes, JSON bodies, error codes and the default socket path.
+// Unix socket, versioned /v1/ routes (the table in routes.go), JSON bodies, error codes and
+// the default socket path. docs/protocol.md is its written form; tests hold the two
+// together.
 //
-// Both sides import it; it imports only the standard library. Fields are added, never renamed.
+// Both sides import it; it imports only the standard library. Fields are added, never
+// renamed or removed; a change that breaks a client gets new /v2/ routes.
 package wire
 
 import (
@@ -11,26 +14,11 @@ import (
 // Host is the only Host header the daemon accepts. Clients always send it.
 const Host = "lwtoken-helper"
 
-// VersionHeader carries the protocol version, both ways.
-const VersionHeader = "Lwtoken-Helper-Version"
-
-// Version is the protocol version this build speaks.
+// Version is the protocol version this build speaks, as Status.Version reports it. It is
+// the major version in the routes' paths (/v1/): there is no version header. Within a
+// version, changes only add fields, routes and parameters, so there is nothing to
+// negotiate; a daemon that does not know a route answers CodeUnknownRoute.
 const Version = "1"
-
-// Routes.
-const (
-	PathToken  = "/v1/token"  // GET ?profile=&scope=&min_ttl=
-	PathStatus = "/v1/status" // GET
-	PathReload = "/v1/reload" // POST: re-read config and credentials
-	PathRevoke = "/v1/revoke" // POST ?profile=
-)
-
-// Query parameters of PathToken.
-const (
-	ParamProfile = "profile"
-	ParamScope   = "scope"   // space- or comma-separated; empty: the profile's scopes
-	ParamMinTTL  = "min_ttl" // a Go duration ("30m") or whole seconds
-)
 
 // Limits both sides agree on.
 const (
@@ -54,7 +42,7 @@ type Status struct {
 	Socket   string        `json:"socket"`
 	Config   string        `json:"config"`
 	Now      time.Time     `json:"now"`
-	Keyring  string        `json:"keyring"` // "ok" or the last keyring error
+	Keyring  string        `json:"keyring"` // KeyringOK or the last keyring error
 	Entries  []EntryStatus `json:"entries"`
 	Profiles []string      `json:"profiles"`
 	Default  string        `json:"default_profile"`
@@ -83,6 +71,9 @@ type EntryStatus struct {
 	UpstreamRequests    int64      `json:"upstream_requests"`
 }
 
+// KeyringOK is Status.Keyring when the daemon's last keyring call worked.
+const KeyringOK = "ok"
+
 // Token states: EntryStatus.State and ProfileInfo.State.
 const (
 	StateValid   = "valid"   // cached and not yet expired
@@ -105,7 +96,8 @@ type Error struct {
 	Hint  string `json:"hint,omitempty"`
 }
 
-// Error codes. A client maps each to a sentinel and an exit code.
+// Error codes. A client maps each to a sentinel and an exit code; HTTPStatus gives the
+// status the daemon sends each with.
 const (
 	CodeBadRequest    = "bad_request"    // malformed request, unknown scope, bad min_ttl
 	CodeForbidden     = "forbidden"      // Origin/Referer/Host refused
@@ -114,4 +106,28 @@ const (
 	CodeUnavailable   = "unavailable"    // LINE WORKS unreachable or failing, and no valid token
 	CodeKeyring       = "keyring"        // keyring locked or gone and nothing in memory
 	CodeInternal      = "internal"
+	CodeUnknownRoute  = "unknown_route" // no such route, or not with this method: a daemon older than the client
 )
+
+// Codes lists every error code.
+var Codes = []string{CodeBadRequest, CodeForbidden, CodeNotConfigured, CodeRejected, CodeUnavailable, CodeKeyring,
+	CodeInternal, CodeUnknownRoute}
+
+// HTTPStatus returns the HTTP status the daemon answers an error of code with. Two
+// replies differ from it: a known path asked with another method is 405 (CodeUnknownRoute),
+// and a request body that is too large or of unknown length is 413 or 411 (CodeBadRequest).
+func HTTPStatus(code string) int {
+	switch code {
+	case CodeBadRequest:
+		return 400 // the numbers, not net/http's names: the thin client does not link net/http
+	case CodeForbidden:
+		return 403
+	case CodeNotConfigured, CodeUnknownRoute:
+		return 404
+	case CodeRejected:
+		return 502
+	case CodeUnavailable, CodeKeyring:
+		return 503
+	}
+	return 500
+}

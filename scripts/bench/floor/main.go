@@ -11,7 +11,7 @@ import (
 	"os"
 )
 
-const request = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\nLwtoken-Helper-Version: 1\r\nConnection: close\r\n\r\n"
+const request = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\nConnection: close\r\n\r\n"
 
 func main() {
 	c, err := net.Dial("unix", os.Getenv("LWTOKEN_HELPER_SOCKET"))

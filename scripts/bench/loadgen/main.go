@@ -39,7 +39,7 @@ import (
 	"time"
 )
 
-const request = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\nLwtoken-Helper-Version: 1\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+const request = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 type result struct {
 	Clients    int            `json:"clients"`

@@ -20,7 +20,7 @@ import (
 const body = `{"access_token":"kWxTjV2oQ9sPq4ZcYb8nRm3LdA7fHgE1uI6yT5rW0xS","token_type":"Bearer","scope":"bot user.read","expires_at":"2026-01-01T00:00:00Z","profile":"default"}` + "\n"
 
 var reply = []byte("HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: " + strconv.Itoa(len(body)) +
-	"\r\nContent-Type: application/json\r\nLwtoken-Helper-Version: 1\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nConnection: close\r\n\r\n" + body)
+	"\r\nContent-Type: application/json\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nConnection: close\r\n\r\n" + body)
 
 func main() {
 	sock := flag.String("socket", "", "socket `path` to listen on")
