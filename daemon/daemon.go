@@ -191,7 +191,8 @@ func (d *Daemon) UpstreamRequests() int64 { return d.upstream.Load() }
 // any profile in backoff is retried at its next request. New secrets from setup take effect
 // at the next mint, which always reads the keyring first; the in-memory copy of an unchanged
 // profile's secrets stays as the fallback for a locked keyring. An invalid file, or one
-// that another user could have changed (see config.CheckTrusted), changes nothing.
+// that another user could have changed (the file or a directory on its path owned by
+// someone other than the daemon's user or root, or writable by others), changes nothing.
 func (d *Daemon) Reload() error {
 	cfg, err := loadConfig(d.opts.ConfigPath, d.uid)
 	if err != nil {
