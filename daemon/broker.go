@@ -3,6 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,6 +229,12 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 	if err != nil {
 		return nil, classify(e.profile, err)
 	}
+	if lt.ExpiresIn < minTokenLifetime {
+		b.d.log.Warn("token minted with a lifetime too short to serve: dropped", "profile", e.profile, "scope", e.scope,
+			"fingerprint", lt.AccessToken.Fingerprint(), "lifetime", lt.ExpiresIn.String())
+		return nil, unusableGrant(nil, fmt.Sprintf("line works granted a token that lives only %s; at least %s is needed to serve and renew it",
+			lt.ExpiresIn, minTokenLifetime))
+	}
 	t := &cachedToken{Access: lt.AccessToken, TokenType: lt.TokenType, Scope: lwauth.CanonicalScope(lt.Scope),
 		IssuedAt: lt.IssuedAt, Expiry: lt.Expiry, ClientID: p.ClientID, AuthURL: p.AuthURLOrDefault(), seq: b.minted.Add(1)}
 	if t.Scope == "" {
@@ -258,7 +265,7 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 		e.failures++
 		e.lastErr = err
 		var delay time.Duration
-		if err.Code == wire.CodeRejected || err.Code == wire.CodeNotConfigured || err.Code == wire.CodeBadRequest {
+		if err.Code == wire.CodeRejected || err.Code == wire.CodeNotConfigured || err.Code == wire.CodeBadRequest || errors.Is(err, errUnusableGrant) {
 			delay = rejectedRetry
 		} else {
 			delay = backoffDelay(b.d.opts.BackoffBase, b.d.opts.BackoffCap, e.failures, b.d.rand())

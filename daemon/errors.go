@@ -22,6 +22,16 @@ type Error struct {
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Err }
 
+// errUnusableGrant marks an answer of LINE WORKS that granted a token the daemon will not
+// serve (malformed, wider than asked, or living too short): retried on the slow schedule
+// (rejectedRetry), not the backoff, so a broken endpoint is not asked in a loop.
+var errUnusableGrant = errors.New("unusable grant")
+
+func unusableGrant(err error, msg string) *Error {
+	return &Error{Code: wire.CodeUnavailable, Msg: msg, Err: errors.Join(errUnusableGrant, err),
+		Hint: "the daemon asks again in 15 minutes; check the profile's auth url (`lwtoken-helper profiles`) and the app's settings in the developer console"}
+}
+
 // classify turns any error of a token fetch into an *Error.
 func classify(profile string, err error) *Error {
 	var de *Error
@@ -30,6 +40,9 @@ func classify(profile string, err error) *Error {
 	}
 	var le *lwauth.Error
 	switch {
+	case errors.As(err, &le) && le.StatusCode/100 == 2:
+		// A 2xx answer the daemon refuses: a malformed token, a scope wider than asked.
+		return unusableGrant(err, "line works answered with an unusable token: "+le.Error())
 	case errors.As(err, &le) && !le.Retryable:
 		return &Error{Code: wire.CodeRejected, Msg: "line works rejected the request: " + le.Error(), Err: err,
 			Hint: fmt.Sprintf("check the client id, client secret, service account, private key and scopes of profile %q, then rerun `lwtoken-helperd setup --profile %s`", profile, profile)}

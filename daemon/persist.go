@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
@@ -44,6 +47,14 @@ func parseStoredToken(b []byte) (*cachedToken, error) {
 	if s.V != 1 || s.AccessToken == "" || s.ExpiresAt.IsZero() || !s.ExpiresAt.After(s.IssuedAt) {
 		return nil, errors.New("stored token: incomplete or inconsistent")
 	}
+	// The same checks as for the token endpoint's answer (lwauth): a copy someone edited in
+	// the keyring is never served.
+	if !wire.ValidAccessToken(s.AccessToken) || (s.TokenType != "" && !strings.EqualFold(s.TokenType, "bearer")) {
+		return nil, errors.New("stored token: not a valid bearer token")
+	}
+	if s.ExpiresAt.Sub(s.IssuedAt) > MaxTokenLifetime {
+		return nil, fmt.Errorf("stored token: lives longer than %s", MaxTokenLifetime)
+	}
 	return &cachedToken{Access: secret.New(s.AccessToken), TokenType: s.TokenType, Scope: s.Scope,
 		IssuedAt: s.IssuedAt, Expiry: s.ExpiresAt, ClientID: s.ClientID, AuthURL: s.AuthURL}, nil
 }
@@ -78,6 +89,12 @@ func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
 	if t.ClientID != p.ClientID || t.AuthURL != p.AuthURLOrDefault() {
 		b.d.log.Info("ignoring a stored token of other credentials", "profile", e.profile)
 		return nil
+	}
+	for _, s := range lwauth.ParseScopes(t.Scope) {
+		if !slices.Contains(e.scopes, s) {
+			b.d.log.Warn("ignoring a stored token wider than its entry", "profile", e.profile, "scope", e.scope)
+			return nil
+		}
 	}
 	b.d.log.Info("token loaded from keyring", "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint(),
 		"expires", t.Expiry.Format(time.RFC3339))

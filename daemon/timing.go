@@ -3,6 +3,8 @@ package daemon
 import (
 	"math"
 	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 )
 
 // This file holds the token cache's timing: when a token is renewed, how failures back off,
@@ -14,7 +16,7 @@ const (
 	minServeTTL = 10 * time.Second
 	// MaxTokenLifetime is the longest a LINE WORKS access token lives (the 24 h app setting);
 	// a --min-ttl at or above it can never be met.
-	MaxTokenLifetime   = 24 * time.Hour
+	MaxTokenLifetime   = lwauth.MaxLifetime
 	renewMin, renewMax = 0.75, 0.85 // renew at this fraction of the lifetime, jittered
 	backoffBase        = time.Second
 	backoffCap         = 5 * time.Minute
@@ -28,6 +30,13 @@ const (
 	// keyringProbeCap caps the interval between checks of a keyring that failed.
 	keyringProbeCap = time.Minute
 )
+
+// minTokenLifetime is the floor under the renewal interval: a token granted for less is an
+// error shown in status, neither served nor renewed, and LINE WORKS is asked again on the
+// slow schedule (rejectedRetry). expires_in: 1 made the daemon mint about once a second with
+// no client asking. So a token is never renewed on schedule sooner than
+// renewMin*minTokenLifetime (3m45s) after it was issued.
+const minTokenLifetime = 5 * time.Minute
 
 // backoffDelay is capped exponential backoff with jitter: between half and all of
 // min(base*2^(n-1), cap), for n >= 1 failures and r in [0,1).

@@ -89,7 +89,7 @@ type Token struct {
 	RefreshToken secret.Value  // zero when the answer carried none
 	TokenType    string        // "Bearer" when the answer carried none
 	Scope        []string      // as granted, sorted and deduplicated; the requested scopes when the answer carried none
-	ExpiresIn    time.Duration // as granted, always > 0
+	ExpiresIn    time.Duration // as granted, always > 0, at most MaxLifetime (a longer grant is clamped)
 	IssuedAt     time.Time     // the client's Now when the request was sent
 	Expiry       time.Time     // IssuedAt + ExpiresIn
 }

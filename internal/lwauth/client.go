@@ -9,21 +9,28 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
 const (
 	opToken  = "token request"
 	opRevoke = "revoke"
 
-	maxResponseBytes = 64 << 10 // what is read of any answer
-	maxErrorBody     = 1 << 10  // what Error.Body keeps
-	maxExpiresIn     = 10 * 365 * 24 * time.Hour
+	maxResponseBytes = 64 << 10                  // what is read of any answer
+	maxErrorBody     = 1 << 10                   // what Error.Body keeps
+	maxExpiresIn     = 10 * 365 * 24 * time.Hour // beyond: refused as nonsense
 )
+
+// MaxLifetime is the longest life a token is trusted to have: LINE WORKS access tokens live
+// 24 hours. A longer expires_in is clamped to it, so that an endpoint cannot make the daemon
+// serve a token, and skip renewing it, for longer than LINE WORKS honours it.
+const MaxLifetime = 24 * time.Hour
 
 // defaultHTTPClient is used when Client.HTTPClient is nil.
 var defaultHTTPClient = &http.Client{
@@ -227,6 +234,11 @@ func parseTokenResponse(body []byte, issuedAt time.Time, requested string) (*Tok
 	if access == "" {
 		return nil, errors.New("token response has no access_token")
 	}
+	// Never quoted: it is the secret. Checked here, where it enters, so that a token with CR,
+	// LF, NUL, ESC or a space is never cached, stored, served or printed.
+	if !wire.ValidAccessToken(access) {
+		return nil, fmt.Errorf("token response: access_token (%d bytes) is not a valid bearer token (token68 characters only)", len(access))
+	}
 	refresh, err := stringField(m, "refresh_token")
 	if err != nil {
 		return nil, err
@@ -238,12 +250,19 @@ func parseTokenResponse(body []byte, issuedAt time.Time, requested string) (*Tok
 	if tokenType == "" {
 		tokenType = "Bearer"
 	}
+	if !strings.EqualFold(tokenType, "bearer") {
+		return nil, fmt.Errorf("token response: token_type %q is not bearer", clean(tokenType, 40))
+	}
 	scope, err := stringField(m, "scope")
 	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(scope) == "" {
 		scope = requested
+	}
+	if extra := notIn(ParseScopes(scope), ParseScopes(requested)); len(extra) > 0 {
+		return nil, fmt.Errorf("token response grants scopes that were not asked for (%s): refusing a token wider than requested",
+			clean(strings.Join(extra, " "), 200))
 	}
 	expiresIn, err := parseExpiresIn(m["expires_in"])
 	if err != nil {
@@ -281,7 +300,8 @@ func stringField(m map[string]json.RawMessage, key string) (string, error) {
 }
 
 // parseExpiresIn reads expires_in, a JSON string ("86400", what LINE WORKS sends) or a
-// JSON number, of whole seconds. It must be present and positive.
+// JSON number, of whole seconds. It must be present and positive; more than MaxLifetime is
+// clamped to it.
 func parseExpiresIn(raw json.RawMessage) (time.Duration, error) {
 	if raw == nil || string(raw) == "null" {
 		return 0, errors.New("token response has no expires_in")
@@ -303,5 +323,16 @@ func parseExpiresIn(raw json.RawMessage) (time.Duration, error) {
 	if n > int64(maxExpiresIn/time.Second) {
 		return 0, fmt.Errorf("token response: expires_in %d is implausibly large", n)
 	}
-	return time.Duration(n) * time.Second, nil
+	return min(time.Duration(n)*time.Second, MaxLifetime), nil
+}
+
+// notIn returns the elements of granted that are not in asked.
+func notIn(granted, asked []string) []string {
+	var out []string
+	for _, g := range granted {
+		if !slices.Contains(asked, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }

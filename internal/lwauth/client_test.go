@@ -221,6 +221,16 @@ func TestTokenBadSuccessBody(t *testing.T) {
 		{"float expires_in", `{"access_token":"` + access + `","expires_in":3600.5}`, "not a whole number"},
 		{"word expires_in", `{"access_token":"` + access + `","expires_in":"soon"}`, "not a whole number"},
 		{"huge expires_in", `{"access_token":"` + access + `","expires_in":"9999999999999"}`, "implausibly large"},
+		// Issue 12, item 4: what would inject a header line, a terminal escape or a shell word.
+		{"CR LF in access token", `{"access_token":"` + access + `\r\nX-Injected: 1","expires_in":"86400"}`, "not a valid bearer token"},
+		{"LF in access token", `{"access_token":"` + access + `\n","expires_in":"86400"}`, "not a valid bearer token"},
+		{"ESC in access token", `{"access_token":"\u001b[2J` + access + `","expires_in":"86400"}`, "not a valid bearer token"},
+		{"NUL in access token", `{"access_token":"` + access + `\u0000","expires_in":"86400"}`, "not a valid bearer token"},
+		{"space in access token", `{"access_token":"` + access + ` x","expires_in":"86400"}`, "not a valid bearer token"},
+		{"quote in access token", `{"access_token":"` + access + `'x","expires_in":"86400"}`, "not a valid bearer token"},
+		{"non-ASCII access token", `{"access_token":"` + access + `é","expires_in":"86400"}`, "not a valid bearer token"},
+		{"token type not bearer", `{"access_token":"` + access + `","token_type":"mac\r\nX: 1","expires_in":"86400"}`, "is not bearer"},
+		{"scope wider than asked", `{"access_token":"` + access + `","scope":"bot admin","expires_in":"86400"}`, "not asked for (admin)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,8 +257,14 @@ func TestTokenResponseTolerance(t *testing.T) {
 		scope      []string
 		tokenType  string
 	}{
-		{"comma scope", `{"access_token":"a","expires_in":"3600","scope":"user.read,bot","token_type":"Bearer"}`,
-			time.Hour, []string{"bot", "user.read"}, "Bearer"},
+		{"comma scope", `{"access_token":"a","expires_in":"3600","scope":"directory.read,bot","token_type":"Bearer"}`,
+			time.Hour, []string{"bot", "directory.read"}, "Bearer"},
+		{"narrower scope", `{"access_token":"a","expires_in":"3600","scope":"bot"}`,
+			time.Hour, []string{"bot"}, "Bearer"},
+		{"48 h clamped to 24 h", `{"access_token":"a","expires_in":"172800"}`,
+			24 * time.Hour, []string{"bot", "directory.read"}, "Bearer"},
+		{"ten years clamped to 24 h", `{"access_token":"a","expires_in":315360000}`,
+			24 * time.Hour, []string{"bot", "directory.read"}, "Bearer"},
 		{"no scope: the requested", `{"access_token":"a","expires_in":3600}`,
 			time.Hour, []string{"bot", "directory.read"}, "Bearer"},
 		{"spaced string", `{"access_token":"a","expires_in":" 60 ","token_type":"bearer","refresh_token":null}`,
