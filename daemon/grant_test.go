@@ -85,7 +85,7 @@ func TestShortLifetimeIsAnErrorNotALoop(t *testing.T) {
 			}
 			e := h.entry("bot user.read")
 			if e.State != "missing" || e.Health != "retrying" || !strings.Contains(e.LastError, "lives only") ||
-				e.NextAttempt == nil || e.NextAttempt.Sub(h.clock.Now()) < rejectedRetry-time.Minute {
+				e.NextAttempt.IsZero() || e.NextAttempt.Sub(h.clock.Now()) < rejectedRetry-time.Minute {
 				t.Fatalf("status: %+v", e)
 			}
 		})
