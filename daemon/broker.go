@@ -35,6 +35,7 @@ type entry struct {
 	timerAt     time.Time
 	upstream    int64
 	closed      bool
+	refetch     bool // the secrets changed while a fetch was in flight: fetch again after it
 
 	// saveMu orders keyring writes of this entry; saved is the token last written or read
 	// there, unsaved a newer one whose write failed (retried by probeKeyring).
@@ -281,6 +282,10 @@ func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
 	c.tok, c.err = tok, err
 	e.call = nil
 	close(c.done)
+	if e.refetch {
+		e.refetch = false
+		b.startLocked(e, e.tok != nil)
+	}
 }
 
 // drop forgets entries whose profile changed or vanished (keep reports which stay).

@@ -73,6 +73,10 @@ type Daemon struct {
 	probes    int
 	keyClosed bool
 
+	// stopWatch ends the watch of a secret source that changes (keystore.Watcher) and
+	// waits for it; nil when there is none.
+	stopWatch func()
+
 	ln       *net.UnixListener
 	sockInfo fs.FileInfo
 	sockLock io.Closer // held from Listen to Shutdown (see lockSocket)
@@ -183,6 +187,27 @@ func (d *Daemon) stopKeyringProbe() {
 	}
 }
 
+// watchSecrets starts watching a secret source that can change while the daemon runs (a
+// credentials directory): a profile whose secrets change is retried or renewed at once (see
+// broker.secretsChanged).
+func (d *Daemon) watchSecrets() {
+	w, ok := d.secrets.(keystore.Watcher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Watch(ctx, d.log, func(profile string) {
+			if d.profile(profile) != nil {
+				d.broker.secretsChanged(profile)
+			}
+		})
+	}()
+	d.stopWatch = func() { cancel(); <-done }
+}
+
 // UpstreamRequests returns how many token requests the daemon sent to LINE WORKS.
 func (d *Daemon) UpstreamRequests() int64 { return d.upstream.Load() }
 
@@ -246,6 +271,7 @@ func (d *Daemon) Listen() error {
 		return err
 	}
 	d.ln, d.sockInfo, d.sockLock = l, fi, lock
+	d.watchSecrets()
 	d.srv = &http.Server{
 		Handler:           d.handler(),
 		ReadHeaderTimeout: cmp.Or(d.opts.ReadHeaderTimeout, 5*time.Second),
@@ -286,6 +312,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.srv != nil {
 		err = d.srv.Shutdown(ctx)
 		d.ln.Close() // in case Serve never ran
+	}
+	if d.stopWatch != nil {
+		d.stopWatch()
+		d.stopWatch = nil
 	}
 	d.broker.close()
 	d.stopKeyringProbe()

@@ -39,6 +39,7 @@ func classify(profile string, err error) *Error {
 		return de
 	}
 	var le *lwauth.Error
+	var fe *keystore.FileError
 	switch {
 	case errors.As(err, &le) && le.StatusCode/100 == 2:
 		// A 2xx answer the daemon refuses: a malformed token, a scope wider than asked.
@@ -49,6 +50,8 @@ func classify(profile string, err error) *Error {
 	case errors.As(err, &le), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Code: wire.CodeUnavailable, Msg: "line works is unreachable and no valid token is cached: " + err.Error(), Err: err,
 			Hint: "the daemon retries on its own; check the network and `lwtoken-helper status`"}
+	case errors.As(err, &fe):
+		return &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q: %v", profile, fe), Err: err, Hint: fe.Hint}
 	case errors.Is(err, keystore.ErrNotFound):
 		return &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q has no secrets in the keyring", profile), Err: err,
 			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s`", profile)}

@@ -64,9 +64,12 @@ func Hint(err error) string {
 }
 
 func hint(goos string, err error) string {
+	var fe *FileError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &fe):
+		return fe.Hint
 	case errors.Is(err, ErrUndecryptable):
 		return "encrypted credentials only decrypt for the user and machine that sealed them: run `lwtoken-helperd setup` again here with the key and secret"
 	case errors.Is(err, ErrTimeout):

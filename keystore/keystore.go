@@ -18,6 +18,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"log/slog"
 )
 
 // Service is the keyring service name under which every item is stored.
@@ -40,6 +41,20 @@ type Secrets interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Describe names the source for status and doctor, e.g. "os keyring"; it holds no secret.
 	Describe() string
+}
+
+// Locator is implemented by a Secrets that can say where a key is kept, for error messages
+// (Dir: the file). Locate returns "" for a key it does not hold.
+type Locator interface {
+	Locate(key string) string
+}
+
+// Watcher is implemented by a Secrets whose contents can change while the daemon runs (Dir).
+// Watch calls changed with the name of each profile whose secrets changed (content, or
+// whether they can be read), until ctx ends; it then returns. Calls of changed come from one
+// goroutine, one at a time. Watch reports its own trouble to log and never stops early.
+type Watcher interface {
+	Watch(ctx context.Context, log *slog.Logger, changed func(profile string))
 }
 
 // TokenCache keeps short-lived access tokens (and the daemon's index of them) across daemon

@@ -76,6 +76,7 @@ type doctor struct {
 	socket     string
 	secrets    keystore.Secrets    // where the daemon started here would read secrets
 	tokens     keystore.TokenCache // where it would cache tokens
+	dir        *keystore.Dir       // the files mode's directory; nil otherwise
 	httpClient *http.Client
 	now        func() time.Time
 	service    func(ctx context.Context) serviceInfo
@@ -100,14 +101,16 @@ type endpointDate struct {
 type doctorOptions struct {
 	config, socket string
 	systemUser     string // doctor_system.go
+	stores         storeOptions
 }
 
 func runDoctor(ctx context.Context, env *Env, args []string) int {
 	o := doctorOptions{config: env.Getenv(config.EnvConfig), socket: env.Getenv(wire.EnvSocket)}
-	fs := newFlags(env, "doctor", "doctor [--config FILE] [--socket PATH] | doctor --system-user USER", prog+" doctor")
+	fs := newFlags(env, "doctor", "doctor [--config FILE] [--socket PATH] [--credentials-dir DIR] | doctor --system-user USER", prog+" doctor")
 	fs.StringVar(&o.config, "config", o.config, "config `file` (env "+config.EnvConfig+")")
 	fs.StringVar(&o.socket, "socket", o.socket, "socket `path` (env "+wire.EnvSocket+"; default "+wire.DefaultSocketPath()+")")
 	fs.StringVar(&o.systemUser, "system-user", "", "check the system service of this `user` (`install --system-user`); the default when run as a service user")
+	bindStoreFlags(env, fs, &o.stores)
 	if code, ok := parse(env, fs, args); !ok {
 		return code
 	}
@@ -125,7 +128,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 	if o.socket == "" {
 		o.socket = wire.DefaultSocketPath()
 	}
-	st, err := chooseStores(env)
+	st, err := chooseStores(env, o.stores)
 	if err != nil {
 		errorf(env, "doctor: %v", err)
 		return ExitError
@@ -138,6 +141,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 		socket:  o.socket,
 		secrets: st.secrets,
 		tokens:  st.tokens,
+		dir:     st.dir,
 		httpClient: &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:     time.Now,
@@ -237,6 +241,11 @@ func (d *doctor) checkStores(ctx context.Context) []checkResult {
 }
 
 func (d *doctor) checkKeyring(ctx context.Context) []checkResult {
+	_, secretsInKeyring := d.secrets.(*keystore.Keyring)
+	_, tokensInKeyring := d.tokens.(*keystore.Keyring)
+	if !secretsInKeyring && !tokensInKeyring && d.dir != nil {
+		return d.one("keyring", levelSkip, "not used (secrets from "+d.dir.Describe()+")", "")
+	}
 	cctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	_, err := d.secrets.Get(cctx, doctorProbeKey)
@@ -275,8 +284,12 @@ func (d *doctor) checkProfileSecrets(ctx context.Context, name string) checkResu
 		defer cancel()
 		return d.secrets.Get(cctx, key)
 	}
+	var fe *keystore.FileError
 	keyPEM, err := get(keystore.PrivateKeyKey(name))
 	switch {
+	case errors.As(err, &fe):
+		r.msg, r.fix = fmt.Sprintf("profile %s: %v", name, fe), fe.Hint
+		return r
 	case errors.Is(err, keystore.ErrNotFound):
 		r.msg, r.fix = fmt.Sprintf("profile %s: no private key in the keyring", name), "store it with "+redo
 		return r
@@ -289,10 +302,17 @@ func (d *doctor) checkProfileSecrets(ctx context.Context, name string) checkResu
 	if err != nil {
 		r.msg, r.fix = fmt.Sprintf("profile %s: the stored private key is unusable: %v", name, err),
 			"store the .key file from the developer console again with "+redo
+		if d.dir != nil {
+			r.msg, r.fix = fmt.Sprintf("profile %s: secret file %s: not a usable private key: %v", name, d.dir.Locate(keystore.PrivateKeyKey(name)), err),
+				"put the PEM private key from the developer console (the .key file) there"
+		}
 		return r
 	}
 	cs, err := get(keystore.ClientSecretKey(name))
 	switch {
+	case errors.As(err, &fe):
+		r.msg, r.fix = fmt.Sprintf("profile %s: %v", name, fe), fe.Hint
+		return r
 	case errors.Is(err, keystore.ErrNotFound):
 		r.msg, r.fix = fmt.Sprintf("profile %s: no client secret in the keyring", name), "store it with "+redo
 		return r
@@ -306,6 +326,14 @@ func (d *doctor) checkProfileSecrets(ctx context.Context, name string) checkResu
 	clear(cs)
 	r.level = levelOK
 	r.msg = fmt.Sprintf("profile %s: private key (RSA-%d) and client secret present", name, key.N.BitLen())
+	if d.dir != nil {
+		r.msg = fmt.Sprintf("profile %s: private key (RSA-%d) and client secret present in %s", name, key.N.BitLen(), d.dir.Path())
+		if ws := d.dir.Inspect(name); len(ws) > 0 {
+			r.level = levelWarn
+			r.msg += "; " + strings.Join(ws, "; ")
+			r.fix = "let only the daemon's user read them: a Kubernetes Secret volume's defaultMode 0440 (or 0400) with the pod's fsGroup or runAsUser, or `chmod o-r` the files"
+		}
+	}
 	return r
 }
 

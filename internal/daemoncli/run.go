@@ -28,14 +28,16 @@ type runOptions struct {
 	logLevel        string
 	logFormat       string
 	upstreamTimeout time.Duration
+	stores          storeOptions
 }
 
 func runRun(ctx context.Context, env *Env, args []string) int {
 	o := runOptions{socket: env.Getenv(wire.EnvSocket), config: env.Getenv(config.EnvConfig),
 		logLevel: envOr(env, EnvLogLevel, "info"), logFormat: "text"}
-	fs := newFlags(env, "run", "run [--socket PATH] [--config FILE] [--log-level LEVEL]", "lwtoken-helperd run --log-level debug")
+	fs := newFlags(env, "run", "run [--socket PATH] [--config FILE] [--credentials-dir DIR] [--log-level LEVEL]", "lwtoken-helperd run --log-level debug")
 	fs.StringVar(&o.socket, "socket", o.socket, "socket `path` (env "+wire.EnvSocket+"; default "+wire.DefaultSocketPath()+")")
 	fs.StringVar(&o.config, "config", o.config, "config `file` (env "+config.EnvConfig+")")
+	bindStoreFlags(env, fs, &o.stores)
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error (env "+EnvLogLevel+")")
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "text or json")
 	upstream := envOr(env, EnvUpstreamTimeout, "30s")
@@ -90,9 +92,10 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	} else if err := daemon.Harden(); err != nil {
 		log.Warn("process hardening incomplete", "err", err)
 	}
-	st, err := chooseStores(env)
+	st, err := chooseStores(env, o.stores)
 	if err != nil {
 		errorf(env, "run: %v", err)
+		hintf(env, "point --credentials-dir (or %s) at the directory where the secret manager puts PROFILE.private-key and PROFILE.client-secret, owned by root or uid %d and writable by nobody else", EnvCredentialsDir, os.Getuid())
 		return ExitDaemonConfig // the secret sources as configured cannot work: a restart finds the same
 	}
 	st, _ = withUserCredentials(st, o.config)

@@ -1,17 +1,55 @@
 package daemoncli
 
-import "github.com/lwtoken-helper/lwtoken-helper/keystore"
+import (
+	"flag"
+
+	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+)
+
+// Where the files mode finds its directory: run --credentials-dir, its environment twin, or
+// (with neither) the directory systemd gives a unit's LoadCredential= and
+// LoadCredentialEncrypted= files.
+const (
+	EnvCredentialsDir = "LWTOKEN_HELPERD_CREDENTIALS_DIR"
+	EnvSystemdCreds   = "CREDENTIALS_DIRECTORY"
+)
 
 // stores are where a daemon reads the profiles' secrets from and where it caches tokens,
 // chosen once at start by chooseStores (run uses them, doctor checks them).
 type stores struct {
 	secrets keystore.Secrets
 	tokens  keystore.TokenCache
+	dir     *keystore.Dir // the files mode's directory; nil otherwise
 }
 
-// chooseStores picks the secret source and the token cache for this environment: the OS
-// keyring for both (the desktop).
-func chooseStores(env *Env) (stores, error) {
+// storeOptions are the flags that choose the stores, shared by run and doctor.
+type storeOptions struct {
+	credentialsDir string
+}
+
+// bindStoreFlags adds --credentials-dir to fs, defaulting to its environment twin, then to
+// $CREDENTIALS_DIRECTORY.
+func bindStoreFlags(env *Env, fs *flag.FlagSet, o *storeOptions) {
+	o.credentialsDir = env.Getenv(EnvCredentialsDir)
+	if o.credentialsDir == "" {
+		o.credentialsDir = env.Getenv(EnvSystemdCreds)
+	}
+	fs.StringVar(&o.credentialsDir, "credentials-dir", o.credentialsDir,
+		"read each profile's secrets from the files PROFILE.private-key and PROFILE.client-secret in `dir` (env "+
+			EnvCredentialsDir+", else $"+EnvSystemdCreds+"); no keyring is used")
+}
+
+// chooseStores picks the secret source and the token cache: with a credentials directory,
+// its files and a token cache in memory; else the OS keyring for both (the desktop). It fails
+// when the directory is unusable (see keystore.NewDir).
+func chooseStores(env *Env, o storeOptions) (stores, error) {
+	if o.credentialsDir != "" {
+		d, err := keystore.NewDir(o.credentialsDir)
+		if err != nil {
+			return stores{}, err
+		}
+		return stores{secrets: d, tokens: keystore.NewMemory(), dir: d}, nil
+	}
 	k := &keystore.Keyring{}
 	return stores{secrets: k, tokens: k}, nil
 }
