@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,6 +108,9 @@ type h struct {
 	daemonLog  *bytes.Buffer
 	logMu      *sync.Mutex
 	printed    bytes.Buffer // all stdout and stderr of every process of the test
+	// noBus runs every process without a session bus or keyring environment (the files
+	// mode of containers: no D-Bus, no Secret Service).
+	noBus bool
 }
 
 var profileRe = regexp.MustCompile(`[^a-z0-9]+`)
@@ -142,7 +146,14 @@ func newH(t *testing.T) *h {
 }
 
 func (x *h) env() []string {
-	return append(os.Environ(), "LWTOKEN_HELPER_SOCKET="+x.sock, "LWTOKEN_HELPER_CONFIG="+x.config,
+	env := os.Environ()
+	if x.noBus {
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			return k == "DBUS_SESSION_BUS_ADDRESS" || k == "XDG_DATA_HOME" || k == "XDG_RUNTIME_DIR"
+		})
+	}
+	return append(env, "LWTOKEN_HELPER_SOCKET="+x.sock, "LWTOKEN_HELPER_CONFIG="+x.config,
 		"LWTOKEN_HELPERD_TEST_CLOCK_FILE="+x.clockFile)
 }
 
