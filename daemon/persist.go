@@ -90,6 +90,13 @@ func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
 		b.d.log.Info("ignoring a stored token of other credentials", "profile", e.profile)
 		return nil
 	}
+	if revoked, why := b.d.revokedStored(e.profile, t.IssuedAt); revoked {
+		b.d.log.Warn("ignoring a stored token: "+why, "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint())
+		ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
+		deleteIfSame(ctx, b.d.store.TokenCache, keystore.TokenKey(e.profile, e.scope), t)
+		cancel()
+		return nil
+	}
 	for _, s := range lwauth.ParseScopes(t.Scope) {
 		if !slices.Contains(e.scopes, s) {
 			b.d.log.Warn("ignoring a stored token wider than its entry", "profile", e.profile, "scope", e.scope)

@@ -331,6 +331,12 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 			}
 		}
 	}
+	// Durable first: whatever happens to the keyring below (locked, gone), no token of the
+	// profile issued until now is loaded by a later daemon (see revocations.go).
+	recErr := recordRevocation(d.revocationsPath(), profile, d.now())
+	if recErr != nil {
+		d.log.Warn("cannot record the revocation", "profile", profile, "err", recErr)
+	}
 	// The keyring as it is: the daemon's view hides revoked tokens, which must go too.
 	raw := d.store.TokenCache
 	scopes, kerr := storedScopes(ctx, raw, profile, p, entryScopes...)
@@ -398,6 +404,12 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 	if kerr != nil {
 		e := classify(profile, kerr)
 		e.Msg = fmt.Sprintf("revoked %d tokens of profile %q at line works, but the keyring failed: %s", revoked, profile, e.Msg)
+		if recErr == nil {
+			e.Msg += "; no token stored until now will be served again"
+		} else {
+			e.Msg += fmt.Sprintf("; and the revocation could not be recorded (%v): a restarted daemon could serve a stored revoked token", recErr)
+			e.Hint = "make the keyring available and run `lwtoken-helper revoke` again before restarting the daemon"
+		}
 		return res, e
 	}
 	return res, nil
