@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -29,9 +31,48 @@ type runOptions struct {
 	logFormat       string
 	upstreamTimeout time.Duration
 	stores          storeOptions
+	logFile         string
+	logMax          int64
+	fatalExit       int
 }
 
+// runRun is `lwtoken-helperd run`. With --fatal-exit-status N, the exit codes of its fatal
+// usage and configuration errors (NoRestartExitCodes) become N: a launchd agent, whose
+// KeepAlive can only tell success from failure, passes 0 so that it is not restarted in a
+// loop. The flag is found in args even when another flag fails to parse.
 func runRun(ctx context.Context, env *Env, args []string) int {
+	code := serve(ctx, env, args)
+	if slices.Contains(NoRestartExitCodes(), code) {
+		if n, ok := fatalExitStatus(args); ok {
+			return n
+		}
+	}
+	return code
+}
+
+// fatalExitStatus finds a valid --fatal-exit-status value in args (before a "--").
+func fatalExitStatus(args []string) (int, bool) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "fatal-exit-status" {
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return 0, false
+			}
+			value = args[i+1]
+		}
+		n, err := strconv.Atoi(value)
+		return n, err == nil && n >= 0 && n <= 255
+	}
+	return 0, false
+}
+
+func serve(ctx context.Context, env *Env, args []string) int {
 	o := runOptions{socket: env.Getenv(wire.EnvSocket), config: env.Getenv(config.EnvConfig),
 		logLevel: envOr(env, EnvLogLevel, "info"), logFormat: "text"}
 	fs := newFlags(env, "run", "run [--socket PATH] [--config FILE] [--credentials-dir DIR] [--log-level LEVEL]", "lwtoken-helperd run --log-level debug")
@@ -42,6 +83,9 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "text or json")
 	upstream := envOr(env, EnvUpstreamTimeout, "30s")
 	fs.StringVar(&upstream, "upstream-timeout", upstream, "give up on one token request to LINE WORKS after this `duration` (env "+EnvUpstreamTimeout+")")
+	fs.StringVar(&o.logFile, "log-file", "", "write the log to this `file` (and point stdout and stderr at it), rotating it to FILE.1 at --log-max-size")
+	fs.Int64Var(&o.logMax, "log-max-size", 10<<20, "with --log-file: rotate the log past this many `bytes`")
+	fs.IntVar(&o.fatalExit, "fatal-exit-status", -1, "exit with this `status` (0-255) instead of 64 or 78 after a fatal usage or configuration error (launchd agents: 0)")
 	if code, ok := parse(env, fs, args); !ok {
 		if code == ExitUsage {
 			return ExitDaemonUsage // never 2: that is a crash, which a service manager restarts
@@ -56,6 +100,24 @@ func runRun(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "run: --upstream-timeout %q is not a duration between 0 and %s", upstream, maxUpstreamTimeout)
 		hintf(env, "use e.g. 30s or 1m")
 		return ExitDaemonUsage
+	}
+	if o.fatalExit < -1 || o.fatalExit > 255 {
+		errorf(env, "run: --fatal-exit-status %d is not between 0 and 255", o.fatalExit)
+		return ExitDaemonUsage
+	}
+	if o.logMax < minLogMax {
+		errorf(env, "run: --log-max-size %d is below %d bytes", o.logMax, minLogMax)
+		return ExitDaemonUsage
+	}
+	if o.logFile != "" {
+		l, err := openRotatingLog(o.logFile, o.logMax, redirectStdio)
+		if err != nil {
+			errorf(env, "run: %v", err)
+			hintf(env, "choose a --log-file in a directory you can write")
+			return ExitDaemonConfig
+		}
+		defer l.Close()
+		env.Stderr = l
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {

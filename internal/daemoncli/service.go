@@ -62,6 +62,8 @@ type svcHandle struct {
 	home     string
 	file     string // the unit file or plist
 	svc      service.Service
+	// launchctl drives the launchd agent (nil on systemd).
+	launchctl *launchctl
 }
 
 // openService finds the per-user service manager and returns a handle for spec (only
@@ -88,11 +90,33 @@ func openService(ctx context.Context, env *Env, spec serviceSpec) (*svcHandle, *
 	if err != nil {
 		return nil, &verbError{code: ExitError, msg: err.Error(), hint: "set HOME"}
 	}
-	s, err := service.New(noopProgram{}, serviceConfig(platform, spec, home))
-	if err != nil {
-		return nil, &verbError{code: ExitError, msg: "service manager: " + lower(err.Error())}
+	h := &svcHandle{platform: platform, home: home, file: serviceFile(platform, home)}
+	if platform == platformLaunchd {
+		h.launchctl = &launchctl{uid: os.Getuid(), label: launchdLabel, plist: h.file, run: runLaunchctl}
+		if err := h.launchctl.checkDomain(ctx); errors.Is(err, errNoGUIDomain) {
+			return nil, noGUIDomain(err)
+		} else if err != nil {
+			return nil, &verbError{code: ExitNoServiceManager, msg: lower(err.Error()), hint2: "without a service manager, start the daemon with `" + prog + " run`"}
+		}
 	}
-	return &svcHandle{platform: platform, home: home, file: serviceFile(platform, home), svc: s}, nil
+	if verr := h.open(spec); verr != nil {
+		return nil, verr
+	}
+	return h, nil
+}
+
+// open makes h.svc the service for spec: kardianos/service's, with launchctl's modern verbs
+// on launchd.
+func (h *svcHandle) open(spec serviceSpec) *verbError {
+	s, err := service.New(noopProgram{}, serviceConfig(h.platform, spec, h.home))
+	if err != nil {
+		return &verbError{code: ExitError, msg: "service manager: " + lower(err.Error())}
+	}
+	if h.launchctl != nil {
+		s = &launchdService{Service: s, ctl: h.launchctl}
+	}
+	h.svc = s
+	return nil
 }
 
 func orNone(s string) string {
@@ -189,6 +213,17 @@ func (h *svcHandle) state(ctx context.Context) (svcState, error) {
 			err = fmt.Errorf("unknown service status %d", s)
 		}
 		return st, fmt.Errorf("service status: %s", lower(err.Error()))
+	}
+	if h.launchctl != nil && st.installed {
+		if in, err := h.launchctl.info(ctx); err == nil && in.loaded {
+			st.mainPID, st.restarts = in.pid, max(in.runs-1, 0)
+			// KeepAlive SuccessfulExit=false leaves the agent down after exit 0, which run
+			// uses under launchd for fatal errors (see launchdPlist).
+			st.failed = !in.running && in.lastExit >= 0
+			if in.lastExit > 0 {
+				st.statusMsg = fmt.Sprintf("last exit status %d", in.lastExit)
+			}
+		}
 	}
 	if h.platform == platformSystemd && st.installed {
 		out, err := systemctlUser(ctx, "show", "--property=MainPID,NRestarts,StatusText", serviceName+".service")
@@ -301,12 +336,9 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	// Reopen with the full spec now that it is known.
-	s, err := service.New(noopProgram{}, serviceConfig(h.platform, spec, h.home))
-	if err != nil {
-		errorf(env, "install: service manager: %s", lower(err.Error()))
-		return ExitError
+	if verr := h.open(spec); verr != nil {
+		return verr.report(env, "install")
 	}
-	h.svc = s
 
 	if warning != "" {
 		fmt.Fprintf(env.Stderr, "%s: warning: %s\n", prog, warning)
@@ -342,7 +374,7 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 		os.Remove(backup)
 	}
 	now, _ := os.ReadFile(h.file)
-	args0 := append([]string{exe}, spec.arguments()...)
+	args0 := append([]string{exe}, serviceConfig(h.platform, spec, h.home).Arguments...)
 	switch {
 	case existed && bytes.Equal(old, now):
 		fmt.Fprintf(env.Stdout, "the %s %s is already installed and up to date: nothing changed\n", h.kind(), h.file)
@@ -355,7 +387,7 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 	if h.platform == platformSystemd {
 		fmt.Fprintf(env.Stdout, "  enabled: starts with your user manager (default.target); restarted 1 s after a crash\n")
 	} else {
-		fmt.Fprintf(env.Stdout, "  loaded at login (RunAtLoad), restarted when it exits (KeepAlive)\n")
+		fmt.Fprintf(env.Stdout, "  loaded at login (RunAtLoad), restarted at most every %d s after a crash (KeepAlive SuccessfulExit=false), not after a configuration error\n", launchdThrottle)
 	}
 	fmt.Fprintf(env.Stdout, "  %s\n", h.logsHint())
 	st, _ := h.state(ctx)
@@ -531,7 +563,7 @@ func runServiceStatus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "service: not installed (no %s at %s)\n", h.kind(), h.file)
 	} else {
 		fmt.Fprintf(env.Stdout, "service: %s (%s %s)\n", st, h.kind(), h.file)
-		if h.platform == platformSystemd {
+		if h.platform == platformSystemd || h.platform == platformLaunchd {
 			var parts []string
 			if st.mainPID > 0 {
 				parts = append(parts, fmt.Sprintf("pid %d", st.mainPID))

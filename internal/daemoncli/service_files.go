@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -97,8 +98,29 @@ WantedBy=default.target
 	return b.String()
 }
 
+// Settings of the launchd agent.
+const (
+	// launchdThrottle is launchd's ThrottleInterval: at most one start per this many seconds,
+	// so a daemon that crashes at once cannot spin.
+	launchdThrottle = 10
+	// launchdLogMax bounds the agent's log file (run --log-max-size): past it the file moves
+	// to NAME.1, replacing the previous one, so the log takes at most about twice this.
+	launchdLogMax = 10 << 20
+)
+
 // launchdPlist returns the LaunchdConfig template for a log file at logPath (escaped here:
 // it is fixed text to the template engine).
+//
+//   - KeepAlive restarts the daemon only when it did not exit successfully (SuccessfulExit
+//     false): after a crash, a panic, a kill. launchd cannot tell exit statuses apart as
+//     systemd's RestartPreventExitStatus does, so the agent runs `run --fatal-exit-status 0`:
+//     the daemon's fatal usage and configuration errors (NoRestartExitCodes) exit 0 and the
+//     agent stays down instead of looping. ThrottleInterval spaces the restarts.
+//   - ProcessType Standard: Background would let macOS throttle the daemon's CPU and I/O
+//     while it serves interactive tools.
+//   - The daemon writes and rotates the log itself (run --log-file, --log-max-size); launchd's
+//     StandardErrorPath, the same file, catches what comes before that (and a Go panic's
+//     trace, which goes to stderr: run points its stderr at the file too).
 func launchdPlist(logPath, httpsProxy, noProxy string) string {
 	log := xmlEscape(logPath)
 	var env strings.Builder
@@ -126,9 +148,14 @@ func launchdPlist(logPath, httpsProxy, noProxy string) string {
 ` + env.String() + `	<key>RunAtLoad</key>
 	<true/>
 	<key>KeepAlive</key>
-	<true/>
+	<dict>
+		<key>SuccessfulExit</key>
+		<false/>
+	</dict>
+	<key>ThrottleInterval</key>
+	<integer>` + strconv.Itoa(launchdThrottle) + `</integer>
 	<key>ProcessType</key>
-	<string>Background</string>
+	<string>Standard</string>
 	<key>StandardOutPath</key>
 	<string>` + log + `</string>
 	<key>StandardErrorPath</key>
@@ -150,6 +177,9 @@ type serviceSpec struct {
 	logLevel   string
 	httpsProxy string // "" : none (HTTPS_PROXY in the unit)
 	noProxy    string // "" : none (NO_PROXY in the unit)
+	// logFile, for a launchd agent, is the log file the daemon writes and rotates itself;
+	// with it, fatal errors exit 0 (see launchdPlist).
+	logFile string
 }
 
 func (s serviceSpec) arguments() []string {
@@ -157,14 +187,19 @@ func (s serviceSpec) arguments() []string {
 	if s.config != "" {
 		args = append(args, "--config", s.config)
 	}
+	if s.logFile != "" {
+		args = append(args, "--log-file", s.logFile, "--log-max-size", strconv.Itoa(launchdLogMax), "--fatal-exit-status", "0")
+	}
 	return args
 }
 
 // serviceConfig is the kardianos/service configuration of the per-user service.
 func serviceConfig(platform string, spec serviceSpec, home string) *service.Config {
 	name := serviceName
+	logFile := filepath.Join(home, "Library", "Logs", launchdLogName)
 	if platform == platformLaunchd {
 		name = launchdLabel
+		spec.logFile = logFile
 	}
 	return &service.Config{
 		Name:        name,
@@ -175,7 +210,7 @@ func serviceConfig(platform string, spec serviceSpec, home string) *service.Conf
 		Option: service.KeyValue{
 			"UserService":   true,
 			"SystemdScript": systemdUnit(strings.Fields(string(proxyEnvironment(spec.httpsProxy, spec.noProxy)))...),
-			"LaunchdConfig": launchdPlist(filepath.Join(home, "Library", "Logs", launchdLogName), spec.httpsProxy, spec.noProxy),
+			"LaunchdConfig": launchdPlist(logFile, spec.httpsProxy, spec.noProxy),
 			"KeepAlive":     true,
 			"RunAtLoad":     true,
 		},

@@ -5,7 +5,6 @@ package daemoncli
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -182,72 +181,6 @@ func renderMini(tmpl string, data map[string]any, funcs map[string]func(string) 
 			v = f(v)
 		}
 		b.WriteString(v)
-	}
-}
-
-func TestLaunchdPlistRenders(t *testing.T) {
-	home := "/Users/a&b" // & must come out escaped
-	spec := serviceSpec{executable: "/opt/homebrew/bin/lwtoken-helperd", socket: "/tmp/lwtoken-helper-501/sock", logLevel: "info"}
-	cfg := serviceConfig(platformLaunchd, spec, home)
-	if cfg.Name != launchdLabel || cfg.Option["UserService"] != true {
-		t.Fatalf("config: %+v", cfg)
-	}
-	// The same data and escaping kardianos/service's darwin Install passes (service_darwin.go).
-	out, err := renderMini(cfg.Option["LaunchdConfig"].(string),
-		map[string]any{"Name": cfg.Name, "Path": cfg.Executable, "Arguments": cfg.Arguments},
-		map[string]func(string) string{"html": xmlEscape})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Decode the plist: a dict of alternating keys and values.
-	var doc struct {
-		Dict struct {
-			Items []struct {
-				XMLName xml.Name
-				Value   string     `xml:",chardata"`
-				Strings []string   `xml:"string"`
-				Inner   []xml.Name `xml:",any"`
-			} `xml:",any"`
-		} `xml:"dict"`
-	}
-	dec := xml.NewDecoder(strings.NewReader(out))
-	dec.Strict = true
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("plist is not XML: %v\n%s", err, out)
-	}
-	got := map[string]string{}
-	var args []string
-	items := doc.Dict.Items
-	for i := 0; i+1 < len(items); i += 2 {
-		if items[i].XMLName.Local != "key" {
-			t.Fatalf("item %d is %s, not a key:\n%s", i, items[i].XMLName.Local, out)
-		}
-		v := items[i+1]
-		switch v.XMLName.Local {
-		case "true", "false":
-			got[items[i].Value] = v.XMLName.Local
-		case "array":
-			args = v.Strings
-		default:
-			got[items[i].Value] = v.Value
-		}
-	}
-	want := map[string]string{
-		"Label": launchdLabel, "RunAtLoad": "true", "KeepAlive": "true", "ProcessType": "Background",
-		"StandardOutPath":   "/Users/a&b/Library/Logs/lwtoken-helper.log",
-		"StandardErrorPath": "/Users/a&b/Library/Logs/lwtoken-helper.log",
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	wantArgs := []string{spec.executable, "run", "--socket", spec.socket, "--log-level", "info"}
-	if strings.Join(args, "\x00") != strings.Join(wantArgs, "\x00") {
-		t.Errorf("ProgramArguments = %q, want %q", args, wantArgs)
-	}
-	if sock, ok := installedSocketFrom(t, platformLaunchd, out); !ok || sock != spec.socket {
-		t.Errorf("doctor reads the socket back as %q, %v", sock, ok)
 	}
 }
 
