@@ -164,7 +164,7 @@ func TestBenchDaemon(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := bd.d.UpstreamRequests(); n != 1 {
+	if n := bd.fake.TokenRequests(); n != 1 {
 		t.Fatalf("upstream token requests: %d, want 1", n)
 	}
 }
@@ -182,7 +182,7 @@ func BenchmarkTokenCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(bd.d.UpstreamRequests()), "upstream")
+	b.ReportMetric(float64(bd.fake.TokenRequests()), "upstream")
 }
 
 // BenchmarkTokenCachedParallel: the same with GOMAXPROCS*p concurrent clients (-cpu, and
@@ -205,7 +205,7 @@ func BenchmarkTokenCachedParallel(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64(bd.d.UpstreamRequests()), "upstream")
+			b.ReportMetric(float64(bd.fake.TokenRequests()), "upstream")
 		})
 	}
 }
@@ -233,7 +233,7 @@ func BenchmarkTokenColdHerd(b *testing.B) {
 		for err := range errs {
 			b.Fatal(err)
 		}
-		upstream += bd.d.UpstreamRequests()
+		upstream += bd.fake.TokenRequests()
 		b.StopTimer()
 		bd.stop()
 		b.StartTimer()

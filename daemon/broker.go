@@ -28,7 +28,7 @@ type entry struct {
 	loaded      bool // the keyring copy was looked at
 	call        *flight
 	failures    int
-	lastErr     *Error
+	lastErr     *replyError
 	nextAttempt time.Time
 	renewAt     time.Time
 	timer       *time.Timer
@@ -47,7 +47,7 @@ type entry struct {
 type flight struct {
 	done chan struct{}
 	tok  *cachedToken
-	err  *Error
+	err  *replyError
 }
 
 // cachedToken is what the daemon keeps and persists: no refresh token (a service account
@@ -77,7 +77,7 @@ type broker struct {
 func entryKey(profile, scope string) string { return profile + "\x00" + scope }
 
 // get returns a token for profile and scopes with at least minTTL of life left.
-func (b *broker) get(ctx context.Context, profile string, p *config.Profile, scopes []string, minTTL time.Duration) (*cachedToken, *Error) {
+func (b *broker) get(ctx context.Context, profile string, p *config.Profile, scopes []string, minTTL time.Duration) (*cachedToken, *replyError) {
 	e := b.entry(profile, scopes)
 	need := max(minTTL, minServeTTL)
 	for attempt := 0; ; attempt++ {
@@ -115,7 +115,7 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return nil, &Error{Code: wire.CodeUnavailable, Msg: "gave up waiting for line works: " + ctx.Err().Error(), Err: ctx.Err(),
+			return nil, &replyError{Code: wire.CodeUnavailable, Msg: "gave up waiting for line works: " + ctx.Err().Error(), Err: ctx.Err(),
 				Hint: "try again; `lwtoken-helper status` shows the daemon's state"}
 		}
 		if c.err != nil {
@@ -134,8 +134,8 @@ func (b *broker) get(ctx context.Context, profile string, p *config.Profile, sco
 	}
 }
 
-func minTTLTooLong(profile string, minTTL, life time.Duration) *Error {
-	return &Error{Code: wire.CodeBadRequest,
+func minTTLTooLong(profile string, minTTL, life time.Duration) *replyError {
+	return &replyError{Code: wire.CodeBadRequest,
 		Msg:  fmt.Sprintf("min-ttl %s is longer than a fresh token of profile %q lives (%s)", minTTL, profile, life.Round(time.Second)),
 		Hint: "ask for a shorter --min-ttl, or set the app's token lifetime to 24 hours in the developer console"}
 }
@@ -205,10 +205,10 @@ func (b *broker) startLoadLocked(e *entry) *flight {
 // fetch gets a token: from the keyring copy when loadFirst and it is still good, else from
 // LINE WORKS. It runs detached from any client's context: a client that hangs up does not
 // cancel the request others wait on.
-func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
+func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *replyError) {
 	p := b.d.profile(e.profile)
 	if p == nil {
-		return nil, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is no longer configured", e.profile), Hint: "run `lwtoken-helperd setup`"}
+		return nil, &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is no longer configured", e.profile), Hint: "run `lwtoken-helperd setup`"}
 	}
 	if loadFirst {
 		if t := b.loadStored(e, p); t != nil && t.Expiry.Sub(b.d.now()) > minServeTTL {
@@ -225,7 +225,6 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 	e.mu.Lock()
 	e.upstream++
 	e.mu.Unlock()
-	b.d.upstream.Add(1)
 	lt, err := cl.Token(ctx, creds, e.scopes)
 	if err != nil {
 		return nil, classify(e.profile, err)
@@ -248,7 +247,7 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *Error) {
 }
 
 // finish records a fetch's outcome and schedules what comes next.
-func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *Error) {
+func (b *broker) finish(e *entry, c *flight, tok *cachedToken, err *replyError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := b.d.now()

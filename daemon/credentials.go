@@ -64,12 +64,12 @@ func (b *broker) readCredentials(ctx context.Context, profile string) (lwauth.Cr
 	if err != nil {
 		if l, ok := b.d.secrets.(keystore.Locator); ok {
 			if path := l.Locate(keystore.PrivateKeyKey(profile)); path != "" {
-				return lwauth.Credentials{}, &Error{Code: wire.CodeNotConfigured, Err: fmt.Errorf("%w: %w", keystore.ErrUnusable, err),
+				return lwauth.Credentials{}, &replyError{Code: wire.CodeNotConfigured, Err: fmt.Errorf("%w: %w", keystore.ErrUnusable, err),
 					Msg:  fmt.Sprintf("profile %q: secret file %s: not a usable private key: %v", profile, path, err),
 					Hint: "put the PEM private key from the developer console (the .key file) there; the running daemon picks it up without a restart"}
 			}
 		}
-		return lwauth.Credentials{}, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("the private key stored for profile %q is unusable: %v", profile, err), Err: err,
+		return lwauth.Credentials{}, &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("the private key stored for profile %q is unusable: %v", profile, err), Err: err,
 			Hint: fmt.Sprintf("store it again with `lwtoken-helperd setup --profile %s --private-key-file FILE`", profile)}
 	}
 	return lwauth.Credentials{ClientID: p.ClientID, ServiceAccount: p.ServiceAccount, ClientSecret: secret.FromBytes(cs), PrivateKey: key}, nil

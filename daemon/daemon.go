@@ -48,6 +48,15 @@ type Options struct {
 	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to send its
 	// request's headers and the whole request; 0: 5 s and 10 s.
 	ReadHeaderTimeout, ReadTimeout time.Duration
+
+	// OnStatus, if set, is called with StatusSummary whenever it changes, from Listen until
+	// Shutdown: at once after Listen, after every request the daemon answers, after Reload
+	// and Preload, when a renewal or retry in flight ends, and at the next time the cache
+	// changes on its own (a scheduled renewal, retry or expiry), re-checked at least every
+	// few minutes while tokens are cached (so a suspended machine is noticed). With nothing
+	// cached it waits for the next request: an idle daemon stays idle. It runs on one
+	// goroutine, never concurrently with itself; it must not call the Daemon back.
+	OnStatus func(summary string)
 }
 
 // Daemon serves tokens. Create with New, then Listen, Serve and Shutdown.
@@ -60,7 +69,6 @@ type Daemon struct {
 	rand       func() float64
 	httpClient *http.Client
 	broker     *broker
-	upstream   atomic.Int64
 	uid        int
 
 	cfgMu  sync.RWMutex
@@ -81,6 +89,11 @@ type Daemon struct {
 	sockInfo fs.FileInfo
 	sockLock io.Closer // held from Listen to Shutdown (see lockSocket)
 	srv      *http.Server
+
+	// statusKick asks the OnStatus watcher for a re-check; stopStatusWatch ends it (nil:
+	// none).
+	statusKick      chan struct{}
+	stopStatusWatch context.CancelFunc
 }
 
 // New checks opts and loads the config. A missing config file is not an error (the
@@ -118,6 +131,7 @@ func New(opts Options) (*Daemon, error) {
 		d.opts.BackoffCap = backoffCap
 	}
 	d.broker = &broker{d: d, entries: map[string]*entry{}, creds: map[string]*credsCache{}}
+	d.statusKick = make(chan struct{}, 1)
 	cfg, err := loadConfig(opts.ConfigPath, d.uid)
 	if err != nil {
 		return nil, err
@@ -208,9 +222,6 @@ func (d *Daemon) watchSecrets() {
 	d.stopWatch = func() { cancel(); <-done }
 }
 
-// UpstreamRequests returns how many token requests the daemon sent to LINE WORKS.
-func (d *Daemon) UpstreamRequests() int64 { return d.upstream.Load() }
-
 // Reload re-reads the config file. Tokens of profiles whose settings did not change stay
 // cached; entries of changed or removed profiles are dropped with their in-memory secrets;
 // any profile in backoff is retried at its next request. New secrets from setup take effect
@@ -230,6 +241,7 @@ func (d *Daemon) Reload() error {
 	d.cfgMu.Unlock()
 	d.broker.drop(func(p string) bool { return old.Profiles[p].Equal(cfg.Profiles[p]) })
 	d.log.Info("config reloaded", "profiles", len(cfg.Profiles))
+	d.recheckStatus()
 	return nil
 }
 
@@ -250,6 +262,7 @@ func (d *Daemon) Preload() {
 	for _, c := range flights {
 		<-c.done
 	}
+	d.recheckStatus()
 }
 
 // Listen creates the socket (see listenSocket for the checks). It fails with
@@ -287,6 +300,9 @@ func (d *Daemon) Listen() error {
 			return ctx
 		},
 	}
+	if d.opts.OnStatus != nil {
+		d.watchStatus()
+	}
 	return nil
 }
 
@@ -316,6 +332,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.stopWatch != nil {
 		d.stopWatch()
 		d.stopWatch = nil
+	}
+	if d.stopStatusWatch != nil {
+		d.stopStatusWatch()
 	}
 	d.broker.close()
 	d.stopKeyringProbe()

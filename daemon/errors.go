@@ -10,31 +10,31 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
-// Error is a failure the daemon reports to a client: a wire code, one lowercase line
+// replyError is a failure the daemon reports to a client: a wire code, one lowercase line
 // and a hint. Its text never holds a secret.
-type Error struct {
-	Code string // wire.Code*
+type replyError struct {
+	Code string // a wire.Code* constant
 	Msg  string
 	Hint string
 	Err  error
 }
 
-func (e *Error) Error() string { return e.Msg }
-func (e *Error) Unwrap() error { return e.Err }
+func (e *replyError) Error() string { return e.Msg }
+func (e *replyError) Unwrap() error { return e.Err }
 
 // errUnusableGrant marks an answer of LINE WORKS that granted a token the daemon will not
 // serve (malformed, wider than asked, or living too short): retried on the slow schedule
 // (rejectedRetry), not the backoff, so a broken endpoint is not asked in a loop.
 var errUnusableGrant = errors.New("unusable grant")
 
-func unusableGrant(err error, msg string) *Error {
-	return &Error{Code: wire.CodeUnavailable, Msg: msg, Err: errors.Join(errUnusableGrant, err),
+func unusableGrant(err error, msg string) *replyError {
+	return &replyError{Code: wire.CodeUnavailable, Msg: msg, Err: errors.Join(errUnusableGrant, err),
 		Hint: "the daemon asks again in 15 minutes; check the profile's auth url (`lwtoken-helper profiles`) and the app's settings in the developer console"}
 }
 
-// classify turns any error of a token fetch into an *Error.
-func classify(profile string, err error) *Error {
-	var de *Error
+// classify turns any error of a token fetch into an *replyError.
+func classify(profile string, err error) *replyError {
+	var de *replyError
 	if errors.As(err, &de) {
 		return de
 	}
@@ -45,18 +45,18 @@ func classify(profile string, err error) *Error {
 		// A 2xx answer the daemon refuses: a malformed token, a scope wider than asked.
 		return unusableGrant(err, "line works answered with an unusable token: "+le.Error())
 	case errors.As(err, &le) && !le.Retryable:
-		return &Error{Code: wire.CodeRejected, Msg: "line works rejected the request: " + le.Error(), Err: err,
+		return &replyError{Code: wire.CodeRejected, Msg: "line works rejected the request: " + le.Error(), Err: err,
 			Hint: fmt.Sprintf("check the client id, client secret, service account, private key and scopes of profile %q, then rerun `lwtoken-helperd setup --profile %s`", profile, profile)}
 	case errors.As(err, &le), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: wire.CodeUnavailable, Msg: "line works is unreachable and no valid token is cached: " + err.Error(), Err: err,
+		return &replyError{Code: wire.CodeUnavailable, Msg: "line works is unreachable and no valid token is cached: " + err.Error(), Err: err,
 			Hint: "the daemon retries on its own; check the network and `lwtoken-helper status`"}
 	case errors.As(err, &fe):
-		return &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q: %v", profile, fe), Err: err, Hint: fe.Hint}
+		return &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q: %v", profile, fe), Err: err, Hint: fe.Hint}
 	case errors.Is(err, keystore.ErrNotFound):
-		return &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q has no secrets in the keyring", profile), Err: err,
+		return &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q has no secrets in the keyring", profile), Err: err,
 			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s`", profile)}
 	case errors.Is(err, keystore.ErrLocked), errors.Is(err, keystore.ErrUnavailable), errors.Is(err, keystore.ErrTimeout), errors.Is(err, keystore.ErrTooLarge):
-		return &Error{Code: wire.CodeKeyring, Msg: "cannot read the secrets: " + err.Error(), Err: err, Hint: keystore.Hint(err)}
+		return &replyError{Code: wire.CodeKeyring, Msg: "cannot read the secrets: " + err.Error(), Err: err, Hint: keystore.Hint(err)}
 	}
-	return &Error{Code: wire.CodeInternal, Msg: err.Error(), Err: err}
+	return &replyError{Code: wire.CodeInternal, Msg: err.Error(), Err: err}
 }

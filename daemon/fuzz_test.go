@@ -149,7 +149,7 @@ func FuzzParseMinTTL(f *testing.F) {
 			}
 			return
 		}
-		if d < 0 || d >= MaxTokenLifetime {
+		if d < 0 || d >= maxTokenLifetime {
 			t.Fatalf("%q accepted as %s", s, d)
 		}
 		if n, perr := strconv.ParseInt(s, 10, 64); perr == nil && time.Duration(n)*time.Second != d {

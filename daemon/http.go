@@ -59,11 +59,11 @@ func handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
 	hint := "the routes are " + routeList() + "; a client newer than the daemon may ask for one it does not know: restart the daemon after upgrading"
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, http.StatusMethodNotAllowed, &Error{Code: wire.CodeUnknownRoute,
+		writeError(w, http.StatusMethodNotAllowed, &replyError{Code: wire.CodeUnknownRoute,
 			Msg: fmt.Sprintf("%s takes %s, not %s", r.URL.Path, strings.Join(allow, " or "), r.Method), Hint: hint})
 		return
 	}
-	writeError(w, wire.HTTPStatus(wire.CodeUnknownRoute), &Error{Code: wire.CodeUnknownRoute,
+	writeError(w, wire.HTTPStatus(wire.CodeUnknownRoute), &replyError{Code: wire.CodeUnknownRoute,
 		Msg: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), Hint: hint})
 }
 
@@ -86,7 +86,7 @@ func (d *Daemon) guard(next http.Handler) http.Handler {
 		defer end()
 		if fromBrowser(r.Header) {
 			d.log.Warn("request refused: browser headers", "path", r.URL.Path)
-			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: "requests with origin, referer or sec-fetch headers are refused",
+			writeError(w, http.StatusForbidden, &replyError{Code: wire.CodeForbidden, Msg: "requests with origin, referer or sec-fetch headers are refused",
 				Hint: "the daemon serves local programs, not browsers"})
 			return
 		}
@@ -95,13 +95,13 @@ func (d *Daemon) guard(next http.Handler) http.Handler {
 		// pass the Host check below that way. Only origin-form ("/...") targets are served.
 		if !strings.HasPrefix(r.RequestURI, "/") {
 			d.log.Warn("request refused: not an origin-form target", "path", r.URL.Path, "host", r.Host)
-			writeError(w, http.StatusBadRequest, &Error{Code: wire.CodeBadRequest, Msg: "the request target must be a path starting with /",
+			writeError(w, http.StatusBadRequest, &replyError{Code: wire.CodeBadRequest, Msg: "the request target must be a path starting with /",
 				Hint: "send e.g. GET " + wire.PathToken + " with Host: " + wire.Host})
 			return
 		}
 		if h := r.Host; h != wire.Host && h != "localhost" {
 			d.log.Warn("request refused: foreign host", "path", r.URL.Path, "host", h)
-			writeError(w, http.StatusForbidden, &Error{Code: wire.CodeForbidden, Msg: fmt.Sprintf("host %q is refused", h),
+			writeError(w, http.StatusForbidden, &replyError{Code: wire.CodeForbidden, Msg: fmt.Sprintf("host %q is refused", h),
 				Hint: "send Host: " + wire.Host})
 			return
 		}
@@ -112,10 +112,10 @@ func (d *Daemon) guard(next http.Handler) http.Handler {
 			w.Header().Set("Connection", "close")
 			http.NewResponseController(w).SetReadDeadline(time.Now())
 			if r.ContentLength < 0 {
-				writeError(w, http.StatusLengthRequired, &Error{Code: wire.CodeBadRequest, Msg: "a request body of unknown length is refused",
+				writeError(w, http.StatusLengthRequired, &replyError{Code: wire.CodeBadRequest, Msg: "a request body of unknown length is refused",
 					Hint: "send Content-Length"})
 			} else {
-				writeError(w, http.StatusRequestEntityTooLarge, &Error{Code: wire.CodeBadRequest, Msg: "request body too large"})
+				writeError(w, http.StatusRequestEntityTooLarge, &replyError{Code: wire.CodeBadRequest, Msg: "request body too large"})
 			}
 			return
 		}
@@ -160,7 +160,7 @@ func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(derr.Code), derr)
 		return
 	}
-	peer, _ := PeerFrom(r.Context())
+	peer, _ := peerFrom(r.Context())
 	d.log.Info("token served", "profile", profile, "scope", t.Scope, "fingerprint", t.Access.Fingerprint(),
 		"expires", t.Expiry.Format(time.RFC3339), "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_exe", exeOf(peer.PID))
 	writeJSON(w, http.StatusOK, wire.Token{AccessToken: t.Access.Reveal(), TokenType: t.TokenType, Scope: t.Scope,
@@ -168,33 +168,33 @@ func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseMinTTL accepts a Go duration ("30m") or whole seconds.
-func parseMinTTL(s string) (time.Duration, *Error) {
+func parseMinTTL(s string) (time.Duration, *replyError) {
 	if s == "" {
 		return 0, nil
 	}
 	var d time.Duration
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < int64(MaxTokenLifetime/time.Second)*2 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < int64(maxTokenLifetime/time.Second)*2 {
 		d = time.Duration(n) * time.Second
 	} else if d, err = time.ParseDuration(s); err != nil || d < 0 {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %q is not a duration", s), Hint: "use e.g. 30m, 2h or 90s"}
+		return 0, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %q is not a duration", s), Hint: "use e.g. 30m, 2h or 90s"}
 	}
-	if d >= MaxTokenLifetime {
-		return 0, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %s can never be met: line works tokens live at most %s", d, MaxTokenLifetime),
+	if d >= maxTokenLifetime {
+		return 0, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("min-ttl %s can never be met: line works tokens live at most %s", d, maxTokenLifetime),
 			Hint: "ask for less than 24h"}
 	}
 	return d, nil
 }
 
-func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *Error) {
+func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *replyError) {
 	cfg := d.config()
 	if name == "" {
 		name = cfg.Default()
 		if name == "" {
 			if len(cfg.Profiles) == 0 {
-				return "", nil, &Error{Code: wire.CodeNotConfigured, Msg: "no profile is configured",
+				return "", nil, &replyError{Code: wire.CodeNotConfigured, Msg: "no profile is configured",
 					Hint: "run `lwtoken-helperd setup --profile default ...`"}
 			}
-			return "", nil, &Error{Code: wire.CodeBadRequest, Msg: "several profiles are configured and none is the default",
+			return "", nil, &replyError{Code: wire.CodeBadRequest, Msg: "several profiles are configured and none is the default",
 				Hint: "pass --profile, set " + wire.EnvProfile + ", or set default_profile in the config"}
 		}
 	}
@@ -202,26 +202,26 @@ func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *Error) {
 	// that is not there needs the regular expression (about 1.5 µs a match).
 	p := cfg.Profiles[name]
 	if p == nil && !config.ValidProfileName(name) {
-		return "", nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}
+		return "", nil, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}
 	}
 	if p == nil {
-		return "", nil, &Error{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is not configured", name),
+		return "", nil, &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is not configured", name),
 			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s ...`, or pick one of: %s", name, strings.Join(cfg.Names(), ", "))}
 	}
 	return name, p, nil
 }
 
 // resolveScopes returns the scopes asked for, which must be within the profile's.
-func resolveScopes(name string, p *config.Profile, asked string) ([]string, *Error) {
+func resolveScopes(name string, p *config.Profile, asked string) ([]string, *replyError) {
 	if asked == "" {
 		return lwauth.ParseScopes(strings.Join(p.Scopes, " ")), nil
 	}
 	if len(asked) > 1024 {
-		return nil, &Error{Code: wire.CodeBadRequest, Msg: "scope list too long"}
+		return nil, &replyError{Code: wire.CodeBadRequest, Msg: "scope list too long"}
 	}
 	scopes := lwauth.ParseScopes(asked)
 	if len(scopes) == 0 {
-		return nil, &Error{Code: wire.CodeBadRequest, Msg: "empty scope list"}
+		return nil, &replyError{Code: wire.CodeBadRequest, Msg: "empty scope list"}
 	}
 	allowed := map[string]bool{}
 	for _, s := range p.Scopes {
@@ -229,7 +229,7 @@ func resolveScopes(name string, p *config.Profile, asked string) ([]string, *Err
 	}
 	for _, s := range scopes {
 		if !allowed[s] {
-			return nil, &Error{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("scope %q is not among profile %q's scopes (%s)", s, name, strings.Join(p.Scopes, " ")),
+			return nil, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("scope %q is not among profile %q's scopes (%s)", s, name, strings.Join(p.Scopes, " ")),
 				Hint: fmt.Sprintf("ask for a subset, or add it with `lwtoken-helperd setup --profile %s --scope ...`", name)}
 		}
 	}
@@ -251,7 +251,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleReload(w http.ResponseWriter, r *http.Request) {
 	if err := d.Reload(); err != nil {
-		writeError(w, http.StatusBadRequest, &Error{Code: wire.CodeBadRequest, Msg: "reload: " + err.Error(),
+		writeError(w, http.StatusBadRequest, &replyError{Code: wire.CodeBadRequest, Msg: "reload: " + err.Error(),
 			Hint: "fix the config file; the daemon keeps the previous one"})
 		return
 	}
@@ -262,9 +262,9 @@ func (d *Daemon) handleReload(w http.ResponseWriter, r *http.Request) {
 func statusOf(code string) int { return wire.HTTPStatus(code) }
 
 func writeError(w http.ResponseWriter, status int, err error) {
-	var de *Error
+	var de *replyError
 	if !errors.As(err, &de) {
-		de = &Error{Code: wire.CodeInternal, Msg: err.Error()}
+		de = &replyError{Code: wire.CodeInternal, Msg: err.Error()}
 	}
 	writeJSON(w, status, wire.Error{Error: de.Msg, Code: de.Code, Hint: de.Hint})
 }

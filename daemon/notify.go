@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// EnvNotifySocket is where systemd (Type=notify) tells its service to send status datagrams.
-const EnvNotifySocket = "NOTIFY_SOCKET"
+// envNotifySocket is where systemd (Type=notify) tells its service to send status datagrams.
+const envNotifySocket = "NOTIFY_SOCKET"
 
 // Notifier speaks the sd_notify protocol: one datagram of newline-separated KEY=VALUE lines
 // to the Unix socket named by $NOTIFY_SOCKET ('@' first: abstract namespace). With no
@@ -26,10 +26,10 @@ type Notifier struct {
 }
 
 // NewNotifier returns a Notifier for the socket in $NOTIFY_SOCKET ("" or unset: a no-op).
-func NewNotifier() *Notifier { return NewNotifierAt(os.Getenv(EnvNotifySocket)) }
+func NewNotifier() *Notifier { return newNotifierAt(os.Getenv(envNotifySocket)) }
 
-// NewNotifierAt returns a Notifier for the socket at addr ("" : a no-op).
-func NewNotifierAt(addr string) *Notifier { return &Notifier{addr: addr} }
+// newNotifierAt returns a Notifier for the socket at addr ("" : a no-op).
+func newNotifierAt(addr string) *Notifier { return &Notifier{addr: addr} }
 
 // Enabled reports whether a service manager listens.
 func (n *Notifier) Enabled() bool { return n != nil && n.addr != "" }
@@ -73,7 +73,7 @@ func (n *Notifier) send(msg string) error {
 	defer n.mu.Unlock()
 	if n.conn == nil {
 		if !strings.HasPrefix(n.addr, "/") && !strings.HasPrefix(n.addr, "@") {
-			return errors.New("sd_notify: " + EnvNotifySocket + " is neither an absolute path nor an abstract socket")
+			return errors.New("sd_notify: " + envNotifySocket + " is neither an absolute path nor an abstract socket")
 		}
 		c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.addr, Net: "unixgram"})
 		if err != nil {

@@ -46,7 +46,7 @@ func TestNotifier(t *testing.T) {
 	}
 	for _, addr := range addrs {
 		l := notifyListener(t, addr)
-		n := NewNotifierAt(addr)
+		n := newNotifierAt(addr)
 		if !n.Enabled() {
 			t.Fatal("not enabled")
 		}
@@ -73,8 +73,8 @@ func TestNotifier(t *testing.T) {
 }
 
 func TestNotifierNoSocketIsNoop(t *testing.T) {
-	t.Setenv(EnvNotifySocket, "")
-	for _, n := range []*Notifier{nil, {}, NewNotifier(), NewNotifierAt("")} {
+	t.Setenv(envNotifySocket, "")
+	for _, n := range []*Notifier{nil, {}, NewNotifier(), newNotifierAt("")} {
 		if n.Enabled() || n.Ready("x") != nil || n.Status("x") != nil || n.Stopping() != nil || n.Close() != nil {
 			t.Fatalf("%#v is not a no-op", n)
 		}
@@ -82,11 +82,11 @@ func TestNotifierNoSocketIsNoop(t *testing.T) {
 }
 
 func TestNotifierErrors(t *testing.T) {
-	if err := NewNotifierAt("relative/path").Ready("x"); err == nil || !strings.HasPrefix(err.Error(), "sd_notify: ") {
+	if err := newNotifierAt("relative/path").Ready("x"); err == nil || !strings.HasPrefix(err.Error(), "sd_notify: ") {
 		t.Fatalf("relative path: %v", err)
 	}
 	gone := filepath.Join(t.TempDir(), "gone")
-	if err := NewNotifierAt(gone).Status("x"); err == nil || !strings.HasPrefix(err.Error(), "sd_notify: ") {
+	if err := newNotifierAt(gone).Status("x"); err == nil || !strings.HasPrefix(err.Error(), "sd_notify: ") {
 		t.Fatalf("missing socket: %v", err)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"sync"
 )
 
-// Peer is who is on the other end of a connection, as the kernel reports it.
-type Peer struct {
+// peerInfo is who is on the other end of a connection, as the kernel reports it.
+type peerInfo struct {
 	UID int
 	PID int // 0 where the OS does not report it
 	Exe string
@@ -15,9 +15,9 @@ type Peer struct {
 
 type peerKey struct{}
 
-// PeerFrom returns the peer stored in ctx by the server, if any.
-func PeerFrom(ctx context.Context) (Peer, bool) {
-	p, ok := ctx.Value(peerKey{}).(Peer)
+// peerFrom returns the peer stored in ctx by the server, if any.
+func peerFrom(ctx context.Context) (peerInfo, bool) {
+	p, ok := ctx.Value(peerKey{}).(peerInfo)
 	return p, ok
 }
 
@@ -25,7 +25,7 @@ func PeerFrom(ctx context.Context) (Peer, bool) {
 // Close releases the connection's slot once.
 type peerConn struct {
 	net.Conn
-	peer    Peer
+	peer    peerInfo
 	release func()
 	once    sync.Once
 }

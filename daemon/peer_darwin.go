@@ -9,14 +9,14 @@ import (
 )
 
 // peerOf reads the peer's credentials from the kernel (LOCAL_PEERCRED, LOCAL_PEERPID).
-func peerOf(c net.Conn) (Peer, error) {
+func peerOf(c net.Conn) (peerInfo, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return Peer{}, fmt.Errorf("not a unix socket connection")
+		return peerInfo{}, fmt.Errorf("not a unix socket connection")
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return Peer{}, err
+		return peerInfo{}, err
 	}
 	var cred *unix.Xucred
 	var pid int
@@ -27,12 +27,12 @@ func peerOf(c net.Conn) (Peer, error) {
 			pid, _ = unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID)
 		}
 	}); err != nil {
-		return Peer{}, err
+		return peerInfo{}, err
 	}
 	if serr != nil {
-		return Peer{}, fmt.Errorf("local_peercred: %w", serr)
+		return peerInfo{}, fmt.Errorf("local_peercred: %w", serr)
 	}
-	return Peer{UID: int(cred.Uid), PID: pid}, nil
+	return peerInfo{UID: int(cred.Uid), PID: pid}, nil
 }
 
 // exeOf returns the executable path of pid, from kern.procargs2 (argc, then the path the

@@ -10,26 +10,26 @@ import (
 )
 
 // peerOf reads the peer's credentials from the kernel (SO_PEERCRED).
-func peerOf(c net.Conn) (Peer, error) {
+func peerOf(c net.Conn) (peerInfo, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return Peer{}, fmt.Errorf("not a unix socket connection")
+		return peerInfo{}, fmt.Errorf("not a unix socket connection")
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return Peer{}, err
+		return peerInfo{}, err
 	}
 	var cred *unix.Ucred
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return Peer{}, err
+		return peerInfo{}, err
 	}
 	if serr != nil {
-		return Peer{}, fmt.Errorf("so_peercred: %w", serr)
+		return peerInfo{}, fmt.Errorf("so_peercred: %w", serr)
 	}
-	return Peer{UID: int(cred.Uid), PID: int(cred.Pid)}, nil
+	return peerInfo{UID: int(cred.Uid), PID: int(cred.Pid)}, nil
 }
 
 // exeOf returns the executable path of pid, or "" if it cannot be read.

@@ -8,8 +8,8 @@ import (
 )
 
 // peerOf is not implemented on this OS: every connection is refused, fail closed.
-func peerOf(net.Conn) (Peer, error) {
-	return Peer{}, errors.New("peer credentials are not supported on this operating system")
+func peerOf(net.Conn) (peerInfo, error) {
+	return peerInfo{}, errors.New("peer credentials are not supported on this operating system")
 }
 
 func exeOf(int) string { return "" }

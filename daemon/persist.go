@@ -52,8 +52,8 @@ func parseStoredToken(b []byte) (*cachedToken, error) {
 	if !wire.ValidAccessToken(s.AccessToken) || (s.TokenType != "" && !strings.EqualFold(s.TokenType, "bearer")) {
 		return nil, errors.New("stored token: not a valid bearer token")
 	}
-	if s.ExpiresAt.Sub(s.IssuedAt) > MaxTokenLifetime {
-		return nil, fmt.Errorf("stored token: lives longer than %s", MaxTokenLifetime)
+	if s.ExpiresAt.Sub(s.IssuedAt) > maxTokenLifetime {
+		return nil, fmt.Errorf("stored token: lives longer than %s", maxTokenLifetime)
 	}
 	return &cachedToken{Access: secret.New(s.AccessToken), TokenType: s.TokenType, Scope: s.Scope,
 		IssuedAt: s.IssuedAt, Expiry: s.ExpiresAt, ClientID: s.ClientID, AuthURL: s.AuthURL}, nil

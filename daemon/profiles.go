@@ -65,7 +65,7 @@ func (d *Daemon) withRejected(next http.HandlerFunc) http.HandlerFunc {
 			profile, p, derr := d.resolveProfile(q.Get(wire.ParamProfile))
 			if derr == nil {
 				if scopes, derr := resolveScopes(profile, p, q.Get(wire.ParamScope)); derr == nil {
-					peer, _ := PeerFrom(r.Context())
+					peer, _ := peerFrom(r.Context())
 					d.broker.reportRejected(profile, scopes, fp, peer.PID)
 				}
 			}

@@ -55,7 +55,7 @@ func readRevocations(path string) (map[string]time.Time, error) {
 }
 
 // recordRevocation records that profile's tokens issued at or before at are revoked. Entries
-// older than MaxTokenLifetime (their tokens have expired) are dropped. The file is replaced
+// older than maxTokenLifetime (their tokens have expired) are dropped. The file is replaced
 // atomically (a temporary file, then rename), mode 0600.
 func recordRevocation(path, profile string, at time.Time) error {
 	revocationsMu.Lock()
@@ -66,7 +66,7 @@ func recordRevocation(path, profile string, at time.Time) error {
 	}
 	r := revocationRecord{V: 1, RevokedBefore: map[string]time.Time{profile: at.UTC()}}
 	for p, t := range m {
-		if p != profile && at.Sub(t) < MaxTokenLifetime+time.Hour {
+		if p != profile && at.Sub(t) < maxTokenLifetime+time.Hour {
 			r.RevokedBefore[p] = t
 		}
 	}

@@ -48,7 +48,7 @@ func TestRevocationRecordForgetsExpiredEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := recordRevocation(path, "d", t0.Add(MaxTokenLifetime+time.Hour+90*time.Minute)); err != nil {
+	if err := recordRevocation(path, "d", t0.Add(maxTokenLifetime+time.Hour+90*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	m, err := readRevocations(path)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -281,13 +282,13 @@ func loadCredentials(ctx context.Context, store keystore.Store, profile string, 
 }
 
 // revokeError describes a revocation that did not complete.
-func revokeError(profile string, done, total int, err error) *Error {
+func revokeError(profile string, done, total int, err error) *replyError {
 	code := wire.CodeUnavailable
 	var le *lwauth.Error
 	if errors.As(err, &le) && !le.Retryable {
 		code = wire.CodeRejected
 	}
-	return &Error{Code: code, Err: err,
+	return &replyError{Code: code, Err: err,
 		Msg:  fmt.Sprintf("revoked %d of %d tokens of profile %q; line works did not revoke the others: %v", done, total, profile, err),
 		Hint: "the tokens not revoked stay cached and are still served; run `lwtoken-helper revoke` again once line works answers"}
 }
@@ -297,7 +298,7 @@ func revokeError(profile string, done, total int, err error) *Error {
 // token. A token whose revocation failed stays cached (and served), so that it can be
 // revoked again; a stored token of other credentials (an earlier client id or auth url)
 // cannot be revoked with the profile's and is only deleted.
-func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) (*wire.Revoked, *Error) {
+func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) (*wire.Revoked, *replyError) {
 	b := d.broker
 	var cs candidates
 	// In memory: wait for fetches in flight, so that a token being minted is revoked too.
@@ -326,7 +327,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return nil, &Error{Code: wire.CodeUnavailable, Msg: "revoke: gave up waiting for a token request in flight: " + ctx.Err().Error(),
+				return nil, &replyError{Code: wire.CodeUnavailable, Msg: "revoke: gave up waiting for a token request in flight: " + ctx.Err().Error(),
 					Err: ctx.Err(), Hint: "try again"}
 			}
 		}
@@ -429,7 +430,7 @@ func (d *Daemon) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	res, derr := d.revoke(ctx, profile, p)
-	peer, _ := PeerFrom(r.Context())
+	peer, _ := peerFrom(r.Context())
 	attrs := []any{"profile", profile, "peer_pid", peer.PID, "peer_uid", peer.UID, "peer_exe", exeOf(peer.PID)}
 	if res != nil {
 		attrs = append(attrs, "revoked", res.Revoked, "fingerprints", strings.Join(res.Fingerprints, ","))
@@ -444,12 +445,21 @@ func (d *Daemon) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // RevokeStored revokes at LINE WORKS the tokens of profile stored in store (under the scope
-// sets of its index and of p, which must not be nil) and deletes each one revoked. It is
-// what `setup --delete` does when no daemon runs; a running daemon does the same, for the
-// tokens it holds in memory too, on POST /v1/revoke. hc nil means lwauth's default client.
-// It returns how many tokens it revoked and, after trying them all, the first error: a
-// keyring error (wrapping keystore's sentinels) or an *lwauth.Error.
-func RevokeStored(ctx context.Context, store keystore.Store, profile string, p *config.Profile, hc *http.Client) (int, error) {
+// sets of its index and of the profile's scopes in the config file at configPath) and
+// deletes each one revoked. It is what `setup --delete` does when no daemon runs; a running
+// daemon does the same, for the tokens it holds in memory too, on POST /v1/revoke. hc nil
+// means a default HTTP client. It returns how many tokens it revoked and, after trying
+// them all, the first error: the config's (the profile is not in it, or it cannot be read
+// or trusted), a keyring error (wrapping keystore's sentinels), or LINE WORKS's refusal.
+func RevokeStored(ctx context.Context, store keystore.Store, configPath, profile string, hc *http.Client) (int, error) {
+	cfg, err := loadConfig(configPath, os.Getuid())
+	if err != nil {
+		return 0, err
+	}
+	p := cfg.Profiles[profile]
+	if p == nil {
+		return 0, fmt.Errorf("revoke: profile %q is not in %s", profile, configPath)
+	}
 	var cs candidates
 	scopes, kerr := storedScopes(ctx, store, profile, p)
 	kerr = cmp.Or(kerr, collectStored(ctx, store, profile, scopes, &cs))
@@ -482,10 +492,15 @@ func RevokeStored(ctx context.Context, store keystore.Store, profile string, p *
 }
 
 // DeleteProfile deletes every keyring item of profile: its private key and client secret,
-// its stored tokens (under the scope sets of its index and of p; p may be nil) and the
-// index. It returns how many items it deleted; absent items are not an error. After a
-// keyring error it still tries the rest, then returns the first error.
-func DeleteProfile(ctx context.Context, store keystore.Store, profile string, p *config.Profile) (int, error) {
+// its stored tokens (under the scope sets of its index and, if not nil, of scopes: the
+// profile's scopes, once it is gone from the config) and the index. It returns how many
+// items it deleted; absent items are not an error. After a keyring error it still tries
+// the rest, then returns the first error.
+func DeleteProfile(ctx context.Context, store keystore.Store, profile string, scopes []string) (int, error) {
+	var p *config.Profile
+	if scopes != nil {
+		p = &config.Profile{Scopes: scopes}
+	}
 	scopes, first := storedScopes(ctx, store, profile, p)
 	keys := []string{keystore.PrivateKeyKey(profile), keystore.ClientSecretKey(profile)}
 	for _, s := range scopes {

@@ -713,16 +713,18 @@ func TestRevokeStoredAndDeleteProfile(t *testing.T) {
 	bot := h.mustGet(client.TokenRequest{Scope: "bot"})
 	h.stop()
 	ctx := context.Background()
-	cfg, _ := config.Load(h.cfg)
-	p := cfg.Profiles["default"]
-	n, err := RevokeStored(ctx, h.store, "default", p, nil)
+	if n, err := RevokeStored(ctx, h.store, h.cfg, "nope", nil); err == nil || n != 0 {
+		t.Fatalf("RevokeStored of a profile not in the config: %d %v", n, err)
+	}
+	n, err := RevokeStored(ctx, h.store, h.cfg, "default", nil)
 	if err != nil || n != 2 || h.fake.Valid(full.AccessToken) || h.fake.Valid(bot.AccessToken) {
 		t.Fatalf("RevokeStored: %d %v", n, err)
 	}
 	if left := storedKeys(h, "bot user.read", "bot"); len(left) != 0 {
 		t.Fatalf("left in the keyring: %v", left)
 	}
-	n, err = DeleteProfile(ctx, h.store, "default", p)
+	scopes := []string{"bot", "user.read"}
+	n, err = DeleteProfile(ctx, h.store, "default", scopes)
 	if err != nil || n != 3 { // key, secret, index
 		t.Fatalf("DeleteProfile: %d %v", n, err)
 	}
@@ -738,7 +740,7 @@ func TestRevokeStoredAndDeleteProfile(t *testing.T) {
 	// find the token at the next attempt.
 	h.store.Set(ctx, tokenIndexKey("default"), []byte(`{"v":1,"scopes":["bot"]}`))
 	h.store.Set(ctx, keystore.TokenKey("default", "bot"), []byte("x"))
-	if _, err := DeleteProfile(ctx, failTokenDeletes{h.store}, "default", p); !errors.Is(err, keystore.ErrLocked) {
+	if _, err := DeleteProfile(ctx, failTokenDeletes{h.store}, "default", scopes); !errors.Is(err, keystore.ErrLocked) {
 		t.Fatalf("DeleteProfile when a token cannot be deleted: %v", err)
 	}
 	if _, err := h.store.Get(ctx, tokenIndexKey("default")); err != nil {

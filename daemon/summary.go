@@ -24,36 +24,30 @@ func (d *Daemon) StatusSummary() string {
 	return s.text
 }
 
-// WatchStatus calls report with StatusSummary whenever it changes, until ctx ends: after
-// every request the daemon has answered (a first token, a reload), when a renewal or retry
-// that is in flight ends, and at the next time the cache changes on its own (a scheduled
-// renewal, retry or expiry), re-checked at least every few minutes while tokens are cached
-// (as the renewal timers are, so a suspended machine is noticed). With nothing cached it
-// sleeps until the next request: an idle daemon stays idle. The first report comes at once.
-//
-// Call it after Listen and before Serve (it wraps the request handler). It returns a
-// function that asks for a re-check, for changes that do not come through a request (a
-// reload on SIGHUP). report runs on one goroutine, never concurrently with itself.
-func (d *Daemon) WatchStatus(ctx context.Context, report func(summary string)) (recheck func()) {
-	kick := make(chan struct{}, 1)
-	recheck = func() {
-		select {
-		case kick <- struct{}{}:
-		default:
-		}
-	}
-	if d.srv != nil {
-		next := d.srv.Handler
-		d.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r)
-			recheck()
-		})
-	}
-	go d.watchStatus(ctx, kick, report)
-	return recheck
+// watchStatus starts the goroutine behind Options.OnStatus (see there), which Listen
+// starts and Shutdown stops: it wraps the request handler so that every answered request
+// asks for a re-check.
+func (d *Daemon) watchStatus() {
+	next := d.srv.Handler
+	d.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		d.recheckStatus()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopStatusWatch = cancel
+	go d.reportStatus(ctx, d.statusKick, d.opts.OnStatus)
 }
 
-func (d *Daemon) watchStatus(ctx context.Context, kick <-chan struct{}, report func(string)) {
+// recheckStatus asks the OnStatus watcher, if any, to compare the summary again: for a
+// change that does not come through a request (Reload, Preload). It never blocks.
+func (d *Daemon) recheckStatus() {
+	select {
+	case d.statusKick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Daemon) reportStatus(ctx context.Context, kick <-chan struct{}, report func(string)) {
 	last := ""
 	overdue := time.Duration(0) // grows while a scheduled change is late, so a stuck one is not polled hard
 	timer := time.NewTimer(time.Hour)

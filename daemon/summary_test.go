@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +11,7 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
-// statusLog records what WatchStatus reports.
+// statusLog records what Options.OnStatus is called with.
 type statusLog struct {
 	mu   sync.Mutex
 	seen []string
@@ -39,32 +38,29 @@ func (l *statusLog) last() string {
 }
 
 // startWatched restarts h's daemon the way `lwtoken-helperd run` does under systemd:
-// Listen, WatchStatus, then Preload and Serve concurrently.
-func startWatched(t *testing.T, h *harness) (*statusLog, func()) {
+// OnStatus set, Listen, then Preload and Serve concurrently.
+func startWatched(t *testing.T, h *harness) *statusLog {
 	t.Helper()
 	h.stop()
+	l := &statusLog{}
 	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now,
-		Rand: func() float64 { return 0.5 }})
+		Rand: func() float64 { return 0.5 }, OnStatus: l.report})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	l := &statusLog{}
-	recheck := d.WatchStatus(ctx, l.report)
 	go d.Preload()
 	h.d = d
 	h.served = make(chan error, 1)
 	go func() { h.served <- d.Serve() }()
-	return l, recheck
+	return l
 }
 
 func TestStatusSummaryFollowsTheCache(t *testing.T) {
 	h := newHarness(t)
-	l, recheck := startWatched(t, h)
+	l := startWatched(t, h)
 	// While the preload reads the keyring: "ready, 1 profile, no token cached yet, 1 being
 	// fetched"; then, as there is no stored token:
 	waitFor(t, "the summary after the preload", func() bool { return l.last() == "ready, 1 profile, no token cached yet" })
@@ -105,19 +101,18 @@ func TestStatusSummaryFollowsTheCache(t *testing.T) {
 		return strings.HasPrefix(s, "1 token valid, next renewal ") && !strings.Contains(s, "failing")
 	})
 
-	// A reload that removes the profile (SIGHUP path: recheck).
+	// A reload that removes the profile (the SIGHUP path: no request tells the watcher).
 	h.writeConfig(&config.Config{Profiles: map[string]*config.Profile{}})
 	if err := h.d.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	recheck()
 	waitFor(t, "the summary after reload", func() bool { return strings.HasPrefix(l.last(), "no profile configured") })
 }
 
 func TestStatusWatchIdleWithoutTokens(t *testing.T) {
 	h := newHarness(t)
 	// No token stored: the preload finds nothing, and nothing is scheduled.
-	l, _ := startWatched(t, h)
+	l := startWatched(t, h)
 	const idle = "ready, 1 profile, no token cached yet"
 	waitFor(t, "the preload to end", func() bool { return l.last() == idle && h.d.StatusSummary() == idle })
 	n := len(l.all())

@@ -14,9 +14,9 @@ import (
 const (
 	// minServeTTL: a token is handed out only with at least this much life left.
 	minServeTTL = 10 * time.Second
-	// MaxTokenLifetime is the longest a LINE WORKS access token lives (the 24 h app setting);
+	// maxTokenLifetime is the longest a LINE WORKS access token lives (the 24 h app setting);
 	// a --min-ttl at or above it can never be met.
-	MaxTokenLifetime   = lwauth.MaxLifetime
+	maxTokenLifetime   = lwauth.MaxLifetime
 	renewMin, renewMax = 0.75, 0.85 // renew at this fraction of the lifetime, jittered
 	backoffBase        = time.Second
 	backoffCap         = 5 * time.Minute

@@ -163,9 +163,10 @@ func serve(ctx context.Context, env *Env, args []string) int {
 	st, _ = withUserCredentials(st, o.config)
 	backoffBase, backoffCap := testBackoff()
 	readHeader, readWhole := testReadTimeouts()
+	sn := newServiceNotify(log) // systemd Type=notify: READY=1 and a STATUS= line on the token cache
 	d, err := daemon.New(daemon.Options{SocketPath: o.socket, ConfigPath: o.config, Secrets: st.secrets, Tokens: st.tokens,
 		Logger: log, Now: testClock(), UpstreamTimeout: o.upstreamTimeout, BackoffBase: backoffBase, BackoffCap: backoffCap,
-		ReadHeaderTimeout: readHeader, ReadTimeout: readWhole})
+		ReadHeaderTimeout: readHeader, ReadTimeout: readWhole, OnStatus: sn.onStatus()})
 	if err != nil {
 		errorf(env, "run: %v", err)
 		hintf(env, "%s", configFix(err, "fix the config file or rerun `"+prog+" setup`"))
@@ -185,8 +186,8 @@ func serve(ctx context.Context, env *Env, args []string) int {
 		}
 		return ExitError
 	}
-	sn := notifyReady(ctx, d, log) // systemd Type=notify: READY=1 and a STATUS= line
-	go func() { d.Preload(); sn.refresh() }()
+	sn.ready(d)
+	go d.Preload()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -204,7 +205,6 @@ func serve(ctx context.Context, env *Env, args []string) int {
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
 				d.Reload()
-				sn.refresh()
 				continue
 			}
 			log.Info("shutting down", "signal", s.String())

@@ -1,7 +1,6 @@
 package daemoncli
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
@@ -11,39 +10,39 @@ import (
 // keeps its STATUS= line on the token cache current, and says when the daemon stops.
 // Without $NOTIFY_SOCKET (run by hand, by launchd, in tests) it does nothing.
 type serviceNotify struct {
-	n       *daemon.Notifier
-	log     *slog.Logger
-	recheck func()
-	cancel  context.CancelFunc
+	n   *daemon.Notifier
+	log *slog.Logger
 }
 
-// notifyReady sends READY=1 with a first status line and starts watching the cache. Call it
-// after d.Listen and before d.Serve.
-func notifyReady(ctx context.Context, d *daemon.Daemon, log *slog.Logger) *serviceNotify {
-	sn := &serviceNotify{n: daemon.NewNotifier(), log: log, recheck: func() {}, cancel: func() {}}
+func newServiceNotify(log *slog.Logger) *serviceNotify {
+	return &serviceNotify{n: daemon.NewNotifier(), log: log}
+}
+
+// onStatus is the daemon's Options.OnStatus: it replaces the STATUS= line. Nil without a
+// service manager, so that the daemon watches nothing.
+func (sn *serviceNotify) onStatus() func(string) {
 	if !sn.n.Enabled() {
-		return sn
+		return nil
+	}
+	return func(s string) {
+		if err := sn.n.Status(s); err != nil {
+			sn.log.Debug("cannot update the service manager's status line", "err", err)
+		}
+	}
+}
+
+// ready sends READY=1 with a first status line. Call it once d listens.
+func (sn *serviceNotify) ready(d *daemon.Daemon) {
+	if !sn.n.Enabled() {
+		return
 	}
 	if err := sn.n.Ready(d.StatusSummary()); err != nil {
-		log.Warn("cannot tell the service manager that the daemon is ready", "err", err)
+		sn.log.Warn("cannot tell the service manager that the daemon is ready", "err", err)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	sn.cancel = cancel
-	sn.recheck = d.WatchStatus(wctx, func(s string) {
-		if err := sn.n.Status(s); err != nil {
-			log.Debug("cannot update the service manager's status line", "err", err)
-		}
-	})
-	return sn
 }
 
-// refresh re-checks the status line after a change that did not come through a request
-// (the preload of stored tokens, a reload on SIGHUP).
-func (sn *serviceNotify) refresh() { sn.recheck() }
-
-// stopping stops the watch and sends STOPPING=1.
+// stopping sends STOPPING=1.
 func (sn *serviceNotify) stopping() {
-	sn.cancel()
 	if err := sn.n.Stopping(); err != nil {
 		sn.log.Debug("cannot tell the service manager that the daemon stops", "err", err)
 	}

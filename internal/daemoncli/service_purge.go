@@ -103,9 +103,9 @@ func (p *purgePlan) run(ctx context.Context, env *Env, socket string) int {
 	deleted := 0
 	for _, name := range p.cfg.Names() {
 		prof := p.cfg.Profiles[name]
-		revokeForDelete(ctx, env, &c, store, name, prof)
+		revokeForDelete(ctx, env, &c, store, name, p.cfgPath)
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		n, err := daemon.DeleteProfile(dctx, store, name, prof)
+		n, err := daemon.DeleteProfile(dctx, store, name, prof.Scopes)
 		cancel()
 		deleted += n
 		if err != nil {

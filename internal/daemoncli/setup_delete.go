@@ -73,7 +73,7 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 
 	c := client.Client{SocketPath: o.socket, Timeout: 45 * time.Second}
 	if p != nil {
-		revokeForDelete(ctx, env, &c, store, o.profile, p)
+		revokeForDelete(ctx, env, &c, store, o.profile, o.config)
 		next := &config.Config{DefaultProfile: cfg.DefaultProfile, Profiles: map[string]*config.Profile{}}
 		for k, v := range cfg.Profiles {
 			if k != o.profile {
@@ -93,7 +93,11 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 	reloaded := c.Reload(ctx)
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	n, err := daemon.DeleteProfile(dctx, store, o.profile, p)
+	var scopes []string
+	if p != nil {
+		scopes = p.Scopes
+	}
+	n, err := daemon.DeleteProfile(dctx, store, o.profile, scopes)
 	cancel()
 	if err != nil {
 		errorf(env, "setup --delete: deleting the keyring items of profile %q: %v", o.profile, err)
@@ -128,8 +132,9 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 // revokeForDelete revokes the profile's tokens at LINE WORKS before its secrets go: through
 // the running daemon (which holds them in memory and knows the ones in the keyring), else
 // straight from the keyring. A failure does not stop the deletion; it is reported, since
-// the tokens then stay valid at LINE WORKS until they expire (at most 24 hours).
-func revokeForDelete(ctx context.Context, env *Env, c *client.Client, store keystore.Store, profile string, p *config.Profile) {
+// the tokens then stay valid at LINE WORKS until they expire (at most 24 hours). cfgPath is
+// the config file that still holds the profile.
+func revokeForDelete(ctx context.Context, env *Env, c *client.Client, store keystore.Store, profile, cfgPath string) {
 	r, err := c.Revoke(ctx, profile)
 	n := 0
 	switch {
@@ -138,7 +143,7 @@ func revokeForDelete(ctx context.Context, env *Env, c *client.Client, store keys
 	case errors.Is(err, client.ErrDaemonNotRunning), errors.Is(err, client.ErrNotConfigured):
 		// No daemon, or one that does not know the profile: revoke what the keyring holds.
 		rctx, cancel := context.WithTimeout(ctx, 45*time.Second)
-		n, err = daemon.RevokeStored(rctx, store, profile, p, nil)
+		n, err = daemon.RevokeStored(rctx, store, cfgPath, profile, nil)
 		cancel()
 	}
 	if err != nil {

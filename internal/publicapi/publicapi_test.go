@@ -22,38 +22,6 @@ import (
 
 const module = "github.com/lwtoken-helper/lwtoken-helper"
 
-// pending lists the mentions the daemon package still has, which its clean-up (issue 13
-// item 5) removes: the list may only shrink, and an entry that no longer occurs fails the
-// test so that it is deleted.
-var pending = map[string]bool{
-	"daemon.DeleteProfile mentions " + module + "/internal/config.Profile": true,
-	"daemon.RevokeStored mentions " + module + "/internal/config.Profile":  true,
-	"daemon: config.Profile": true,
-	"daemon: lwauth.Error":   true,
-	"daemon: wire.Code":      true,
-}
-
-// report fails t with msg unless it is pending; it returns the pending ones it saw.
-func report(t *testing.T, seen map[string]bool, key, msg string) {
-	t.Helper()
-	if pending[key] {
-		seen[key] = true
-		t.Logf("pending: %s", msg)
-		return
-	}
-	t.Errorf("%s", msg)
-}
-
-// checkPending fails for each entry of pending under prefix that was not seen.
-func checkPending(t *testing.T, seen map[string]bool, prefix string) {
-	t.Helper()
-	for k := range pending {
-		if strings.HasPrefix(k, prefix) && !seen[k] {
-			t.Errorf("%q no longer occurs: delete it from pending", k)
-		}
-	}
-}
-
 type listed struct {
 	ImportPath string
 	Name       string
@@ -114,17 +82,15 @@ func TestPublicAPIMentionsNoInternalType(t *testing.T) {
 		}
 		return os.Open(p.Export)
 	})
-	seen := map[string]bool{}
 	for _, path := range public {
 		pkg, err := imp.Import(path)
 		if err != nil {
 			t.Fatalf("import %s: %v", path, err)
 		}
 		for _, bad := range internalMentions(pkg) {
-			report(t, seen, bad, bad)
+			t.Error(bad)
 		}
 	}
-	checkPending(t, seen, "daemon.")
 	t.Logf("checked %s", strings.Join(public, ", "))
 }
 
@@ -238,7 +204,6 @@ func (w *walker) walk(t types.Type) {
 // cannot follow it.
 func TestPublicDocsNameNoInternalPackage(t *testing.T) {
 	pkgs, public := load(t)
-	seen := map[string]bool{}
 	for _, path := range public {
 		var names []string
 		for _, imp := range pkgs[path].Imports {
@@ -256,9 +221,8 @@ func TestPublicDocsNameNoInternalPackage(t *testing.T) {
 		}
 		for i, line := range strings.Split(string(out), "\n") {
 			if m := re.FindString(line); m != "" {
-				report(t, seen, pkgs[path].Name+": "+m, fmt.Sprintf("go doc -all %s, line %d names %s: %s", path, i+1, m, strings.TrimSpace(line)))
+				t.Errorf("go doc -all %s, line %d names %s: %s", path, i+1, m, strings.TrimSpace(line))
 			}
 		}
 	}
-	checkPending(t, seen, "daemon: ")
 }
