@@ -75,6 +75,9 @@ type Daemon struct {
 	cfg    *config.Config
 	keyMu  sync.Mutex
 	keyErr error
+	// storeProblems are permanent failures to store a token (too large for the keyring), by
+	// profile\x00scope: reported in status, never retried (see persist).
+	storeProblems map[string]string
 	// probe re-checks a troubled keyring on a backoff schedule (see probeKeyring);
 	// nil when none is pending. probes counts the probes since the keyring last worked.
 	probe     *time.Timer

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,6 +246,8 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	d.keyMu.Lock()
 	if d.keyErr != nil {
 		st.Keyring = d.keyErr.Error()
+	} else if len(d.storeProblems) > 0 {
+		st.Keyring = slices.Min(slices.Collect(maps.Values(d.storeProblems)))
 	}
 	d.keyMu.Unlock()
 	writeJSON(w, http.StatusOK, st)

@@ -134,6 +134,15 @@ func (b *broker) persist(e *entry, t *cachedToken) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
 	defer cancel()
 	err := b.d.store.Set(ctx, keystore.TokenKey(e.profile, e.scope), t.marshal())
+	if errors.Is(err, keystore.ErrTooLarge) {
+		// Permanent: this token will never fit this keyring, so it is neither kept for a
+		// retry nor a reason to probe the keyring (which answers fine). It is served from
+		// memory; the problem shows in status until a token of the entry fits.
+		b.d.log.Warn("the token is too large for this keyring: kept in memory only", "profile", e.profile, "scope", e.scope,
+			"fingerprint", t.Access.Fingerprint(), "err", err)
+		b.d.setStoreProblem(e.profile, e.scope, err)
+		return false
+	}
 	e.mu.Lock()
 	if err != nil {
 		if e.unsaved == nil || e.unsaved.seq <= t.seq {
@@ -152,7 +161,24 @@ func (b *broker) persist(e *entry, t *cachedToken) bool {
 		return false
 	}
 	b.d.keyringStatus(nil)
+	b.d.setStoreProblem(e.profile, e.scope, nil)
 	return true
+}
+
+// setStoreProblem records (err != nil) or clears a permanent failure to store the token of
+// (profile, scope): status shows the last one recorded while any remains.
+func (d *Daemon) setStoreProblem(profile, scope string, err error) {
+	d.keyMu.Lock()
+	defer d.keyMu.Unlock()
+	k := profile + "\x00" + scope
+	if err == nil {
+		delete(d.storeProblems, k)
+		return
+	}
+	if d.storeProblems == nil {
+		d.storeProblems = map[string]string{}
+	}
+	d.storeProblems[k] = fmt.Sprintf("cannot store the token of profile %q scope %q (kept in memory): %v", profile, scope, err)
 }
 
 // probeKeyring runs (from Daemon.keyringStatus's timer) after a keyring call failed, if

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -21,8 +22,12 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
-// maxIndexed bounds the scope sets listed in a profile's token index (the oldest go first).
-const maxIndexed = 256
+// maxIndexBytes bounds a profile's token index item, well under the smallest value a
+// platform keyring takes (2560 bytes on Windows, about 2.9 KB on macOS): about 100 scope sets
+// of two scopes. When one more would not fit, the oldest scope sets leave the index, and
+// their stored tokens are deleted with them, so that every stored token stays listed (and
+// revocable) and the index never becomes a write the keyring refuses.
+const maxIndexBytes = 2048
 
 // tokenIndexKey names the keyring item that lists the canonical scope sets of a profile's
 // stored tokens, so that revocation and `setup --delete` also find the tokens of scope
@@ -163,12 +168,25 @@ func (s *tokenStore) index(ctx context.Context, profile, scope string) {
 	}
 	if !slices.Contains(scopes, scope) {
 		scopes = append(scopes, scope)
-		if len(scopes) > maxIndexed {
-			scopes = scopes[len(scopes)-maxIndexed:]
-		}
 		b, _ := json.Marshal(tokenIndex{V: 1, Scopes: scopes})
+		for len(b) > maxIndexBytes && len(scopes) > 1 {
+			old := scopes[0]
+			scopes = scopes[1:]
+			delete(s.indexed, profile+"\x00"+old)
+			err := s.TokenCache.Delete(ctx, keystore.TokenKey(profile, old))
+			if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+				s.d.log.Debug("cannot delete the token of a scope set leaving the index", "profile", profile, "err", err)
+				return // keep it listed: the index is not rewritten
+			}
+			s.d.log.Info("token index full: dropped the oldest scope set and its stored token", "profile", profile, "scope", old)
+			b, _ = json.Marshal(tokenIndex{V: 1, Scopes: scopes})
+		}
 		if err := s.TokenCache.Set(ctx, tokenIndexKey(profile), b); err != nil {
-			s.d.log.Debug("cannot write the token index", "profile", profile, "err", err)
+			level := slog.LevelDebug
+			if errors.Is(err, keystore.ErrTooLarge) {
+				level = slog.LevelWarn
+			}
+			s.d.log.Log(ctx, level, "cannot write the token index", "profile", profile, "bytes", len(b), "err", err)
 			return
 		}
 	}
