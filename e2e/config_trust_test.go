@@ -232,3 +232,43 @@ func TestSighupKeepsTheLastTrustedConfig(t *testing.T) {
 	x.daemon.Process.Signal(syscall.SIGHUP)
 	waitUntil(t, "the daemon to reload", 10*time.Second, func() bool { return strings.Contains(x.log(), `msg="config reloaded"`) })
 }
+
+// TestConfigOnAReadOnlyMountIsTrusted: a directory that others could write by its mode, but
+// on a read-only mount (a Kubernetes ConfigMap volume is mounted read-only, and its root may
+// have mode 0777), passes; the same directory mounted read-write is refused.
+func TestConfigOnAReadOnlyMountIsTrusted(t *testing.T) {
+	x := newH(t)
+	dir := filepath.Join(x.dir, "volume")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte("[profiles.p]\nclient_id = \"c\"\nservice_account = \"a@example.com\"\nscopes = [\"bot\"]\n"), 0o644)
+	sock := filepath.Join(x.dir, "ro-run", "sock")
+
+	r := x.helperd("run", "--config", cfg, "--socket", sock)
+	if r.code != 78 || !strings.Contains(r.stderr, "directory "+dir+" of the config file is writable by group or others (mode 0777)") {
+		t.Fatalf("read-write: exit %d, want 78:\n%s", r.code, r.stderr)
+	}
+
+	// The same directory bind-mounted read-only, in a mount namespace of the daemon's own.
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"`, "sh", dir,
+		bin.daemon, "run", "--config", cfg, "--socket", sock)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Env = x.env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	ok := false
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && !ok; time.Sleep(50 * time.Millisecond) {
+		r = x.helper("profiles", "--socket", sock)
+		ok = r.code == 0 && strings.Contains(r.stdout, "p")
+	}
+	if !ok {
+		t.Fatalf("the daemon does not serve the config on a read-only mount: exit %d %s%s\ndaemon:\n%s", r.code, r.stdout, r.stderr, log.String())
+	}
+}
