@@ -473,8 +473,14 @@ func (d *doctor) checkService(ctx context.Context) []checkResult {
 			return d.one("service", levelWarn, msg, "the daemon runs, but nothing restarts it: start it from your session's autostart with `"+prog+" run`")
 		}
 		return d.one("service", levelFail, msg, "start the daemon with `"+prog+" run`")
-	case svc.err != nil:
-		return d.one("service", levelFail, svc.err.Error(), "see `systemctl --user status "+serviceName+"`")
+	}
+	see, logs := "`systemctl --user status "+serviceName+"`", "`journalctl --user -u "+serviceName+"`"
+	if svc.platform == platformLaunchd {
+		see = fmt.Sprintf("`launchctl print gui/%d/%s`", d.uid, launchdLabel)
+		logs = "~/Library/Logs/" + launchdLogName
+	}
+	if svc.err != nil {
+		return d.one("service", levelFail, svc.err.Error(), "see "+see)
 	}
 	st := svc.state
 	where := svc.file
@@ -486,7 +492,7 @@ func (d *doctor) checkService(ctx context.Context) []checkResult {
 		}
 		return d.one("service", levelOK, msg, "")
 	case st.failed:
-		return d.one("service", levelFail, "failed ("+where+")", "read `journalctl --user -u "+serviceName+"`, fix the cause, then `"+prog+" restart`")
+		return d.one("service", levelFail, "failed ("+where+")", "read "+logs+", fix the cause, then `"+prog+" restart`")
 	case st.installed:
 		return d.one("service", levelFail, "installed but not running ("+where+")", "`"+prog+" start`")
 	case running:
