@@ -82,6 +82,7 @@ func storedScopes(ctx context.Context, store keystore.Store, profile string, p *
 }
 
 // tokenStore is the daemon's view of the keyring. It passes every call through, and:
+//   - stores a token with its expiry where the cache can forget it then (keystore.Expiring);
 //   - after a token is stored, lists its scope set in the profile's index;
 //   - drops writes of a token of a profile that is no longer configured (a mint that was in
 //     flight when `setup --delete` removed it) and of a revoked token (a renewal or a
@@ -137,11 +138,18 @@ func (s *tokenStore) Set(ctx context.Context, key string, value []byte) error {
 		s.d.log.Info("not storing a token of a profile that is no longer configured", "profile", profile)
 		return nil
 	}
-	if t, err := parseStoredToken(value); err == nil && s.isRevoked(t.Access) {
+	t, perr := parseStoredToken(value)
+	if perr == nil && s.isRevoked(t.Access) {
 		s.d.log.Info("not storing a revoked token", "profile", profile, "fingerprint", t.Access.Fingerprint())
 		return nil
 	}
-	if err := s.TokenCache.Set(ctx, key, value); err != nil {
+	var err error
+	if ex, ok := s.TokenCache.(keystore.Expiring); ok && perr == nil {
+		err = ex.SetUntil(ctx, key, value, t.Expiry) // the cache forgets it when it dies
+	} else {
+		err = s.TokenCache.Set(ctx, key, value)
+	}
+	if err != nil {
 		return err
 	}
 	s.index(ctx, profile, scope)

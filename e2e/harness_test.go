@@ -111,6 +111,8 @@ type h struct {
 	// noBus runs every process without a session bus or keyring environment (the files
 	// mode of containers: no D-Bus, no Secret Service).
 	noBus bool
+	// wrap, if set, is the command startDaemon runs the daemon under (its argv follows).
+	wrap []string
 }
 
 var profileRe = regexp.MustCompile(`[^a-z0-9]+`)
@@ -211,7 +213,11 @@ func (x *h) startDaemon(args ...string) {
 // tee (nil: none). A data race the (race-built) daemon reports fails the test.
 func (x *h) startDaemonEnv(extraEnv []string, tee io.Writer, args ...string) {
 	x.t.Helper()
-	cmd := exec.Command(bin.daemon, append([]string{"run", "--log-level", "debug"}, args...)...)
+	argv := append([]string{bin.daemon, "run", "--log-level", "debug"}, args...)
+	if len(x.wrap) > 0 {
+		argv = append(append([]string{}, x.wrap...), argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(x.env(), extraEnv...)
 	var w io.Writer = &lockedWriter{mu: x.logMu, w: x.daemonLog}
 	if tee != nil {

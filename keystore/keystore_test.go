@@ -27,10 +27,16 @@ import (
 // keeps using it while it is connected, whatever DBUS_SESSION_BUS_ADDRESS says later.
 const helperEnv = "KEYSTORE_TEST_HELPER"
 
+// extraHelpers are other helper modes, registered by platform-specific test files.
+var extraHelpers = map[string]func() int{}
+
 // TestMain runs every test of this package against a real, isolated gnome-keyring. If it
 // cannot be started, no test runs and the package fails.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
+		if h := extraHelpers[mode]; h != nil {
+			os.Exit(h())
+		}
 		os.Exit(helperMain(mode))
 	}
 	testkeyring.Main(m)

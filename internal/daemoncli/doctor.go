@@ -128,6 +128,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 	if o.socket == "" {
 		o.socket = wire.DefaultSocketPath()
 	}
+	o.stores.socket = o.socket
 	st, err := chooseStores(env, o.stores)
 	if err != nil {
 		errorf(env, "doctor: %v", err)

@@ -154,6 +154,7 @@ func serve(ctx context.Context, env *Env, args []string) int {
 	} else if err := daemon.Harden(); err != nil {
 		log.Warn("process hardening incomplete", "err", err)
 	}
+	o.stores.socket = o.socket
 	st, err := chooseStores(env, o.stores)
 	if err != nil {
 		errorf(env, "run: %v", err)
@@ -161,6 +162,7 @@ func serve(ctx context.Context, env *Env, args []string) int {
 		return ExitDaemonConfig // the secret sources as configured cannot work: a restart finds the same
 	}
 	st, _ = withUserCredentials(st, o.config)
+	st.start(log)
 	backoffBase, backoffCap := testBackoff()
 	readHeader, readWhole := testReadTimeouts()
 	sn := newServiceNotify(log) // systemd Type=notify: READY=1 and a STATUS= line on the token cache

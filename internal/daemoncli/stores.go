@@ -2,6 +2,7 @@ package daemoncli
 
 import (
 	"flag"
+	"log/slog"
 
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
@@ -25,6 +26,7 @@ type stores struct {
 // storeOptions are the flags that choose the stores, shared by run and doctor.
 type storeOptions struct {
 	credentialsDir string
+	socket         string // names the daemon's items in a shared token cache (the kernel keyring)
 }
 
 // bindStoreFlags adds --credentials-dir to fs, defaulting to its environment twin, then to
@@ -40,16 +42,24 @@ func bindStoreFlags(env *Env, fs *flag.FlagSet, o *storeOptions) {
 }
 
 // chooseStores picks the secret source and the token cache: with a credentials directory,
-// its files and a token cache in memory; else the OS keyring for both (the desktop). It fails
-// when the directory is unusable (see keystore.NewDir).
+// its files and the kernel keyring (memory where keyctl is blocked); else the OS keyring for
+// both (the desktop). It fails when the directory is unusable (see keystore.NewDir).
 func chooseStores(env *Env, o storeOptions) (stores, error) {
 	if o.credentialsDir != "" {
 		d, err := keystore.NewDir(o.credentialsDir)
 		if err != nil {
 			return stores{}, err
 		}
-		return stores{secrets: d, tokens: keystore.NewMemory(), dir: d}, nil
+		return stores{secrets: d, tokens: keystore.NewKernelKeyring(o.socket), dir: d}, nil
 	}
 	k := &keystore.Keyring{}
 	return stores{secrets: k, tokens: k}, nil
+}
+
+// start finishes the choice once the daemon's logger exists: a kernel keyring checks
+// whether keyctl works and, if not, says once that tokens stay in memory.
+func (st stores) start(log *slog.Logger) {
+	if k, ok := st.tokens.(*keystore.KernelKeyring); ok {
+		k.Start(log)
+	}
 }
