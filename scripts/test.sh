@@ -50,7 +50,7 @@ for target in darwin/arm64 windows/amd64; do
 done
 
 # Linters at pinned versions, installed with `go install` into a per-version directory.
-STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.1.x
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 GOVULNCHECK_VERSION=v1.9.0
 tools="$(go env GOPATH)/lwtoken-helper-ci-tools"
 install_tool() { # install_tool NAME PACKAGE VERSION
