@@ -30,7 +30,7 @@ func runSystemInstall(ctx context.Context, env *Env, o installOptions) int {
 		hintf(env, "run the daemon under your init system or in the container's entrypoint: `%s run --config %s` as %s", prog, t.configPath(), t.user)
 		return ExitNoServiceManager
 	}
-	cfg, err := config.Load(t.configPath())
+	cfg, err := config.LoadTrusted(t.configPath(), t.uid) // what the service, run as t.uid, accepts
 	if errors.Is(err, config.ErrNotFound) || (err == nil && len(cfg.Profiles) == 0) {
 		errorf(env, "install: %s has no profile yet", t.user)
 		hintf(env, "first: `sudo %s setup --system-user %s --profile default --client-id ID --service-account SA --scope SCOPES --private-key-file FILE`", prog, t.user)
@@ -38,7 +38,7 @@ func runSystemInstall(ctx context.Context, env *Env, o installOptions) int {
 	}
 	if err != nil {
 		errorf(env, "install: %v", err)
-		hintf(env, "fix the file (it holds no secrets) or rerun `%s setup --system-user %s`", prog, t.user)
+		hintf(env, "%s", configFix(err, fmt.Sprintf("fix the file (it holds no secrets) or rerun `%s setup --system-user %s`", prog, t.user)))
 		return ExitNotConfigured
 	}
 	for _, name := range cfg.Names() {
