@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/fileperm"
 )
 
 // File names in a credentials directory: PROFILE + one of these suffixes.
@@ -107,7 +109,7 @@ func NewDir(path string) (*Dir, error) {
 		if err != nil {
 			return nil, fmt.Errorf("credentials directory %s: %w", abs, err)
 		}
-		if problem := d.insecure(fi); problem != "" {
+		if problem := d.insecure(p, fi); problem != "" {
 			return nil, fmt.Errorf("credentials directory %s: %s is %s", abs, p, problem)
 		}
 		if p == filepath.Dir(p) {
@@ -217,7 +219,7 @@ func (d *Dir) read(name string) ([]byte, fs.FileInfo, error) {
 	if !os.SameFile(fi, ofi) {
 		return nil, nil, d.unusable(name, "changed while being read", nil, "retry; if it persists, check what rewrites the directory")
 	}
-	if problem := d.insecure(ofi); problem != "" {
+	if problem := d.insecure("", ofi); problem != "" {
 		return nil, nil, d.insecureError(name, problem)
 	}
 	if ofi.Size() > MaxSecretFileSize {
@@ -269,7 +271,7 @@ func (d *Dir) resolve(name string) (string, fs.FileInfo, *FileError) {
 			}
 			return "", nil, d.unreadable(name, nil, err)
 		}
-		if problem := d.insecure(fi); problem != "" {
+		if problem := d.insecure(p, fi); problem != "" {
 			return "", nil, d.insecureError(name, problemAt(p, fi, d, name, problem))
 		}
 		switch mode := fi.Mode(); {
@@ -353,7 +355,7 @@ func (d *Dir) unusable(name, problem string, cause error, hint string) *FileErro
 func (d *Dir) unreadable(name string, fi fs.FileInfo, err error) *FileError {
 	problem := "cannot read it: " + errText(err)
 	if fi != nil {
-		problem += fmt.Sprintf(" (mode %04o, owner uid %d)", fi.Mode().Perm(), ownerOf(fi))
+		problem += fmt.Sprintf(" (mode %04o, owner uid %d)", fi.Mode().Perm(), fileperm.Owner(fi))
 	}
 	return d.unusable(name, problem, err, fmt.Sprintf(
 		"make it readable by uid %d, e.g. a Kubernetes Secret volume's defaultMode 0440 with the pod's fsGroup, or chown/chmod the file", d.uid))
@@ -372,19 +374,16 @@ func (d *Dir) owners() string {
 	return fmt.Sprintf("root or uid %d", d.uid)
 }
 
-// insecure says why another user could change fi's file, or "" if none can: it is owned by
-// someone other than root or this user, or writable by group or others (except a directory
-// with the sticky bit set).
-func (d *Dir) insecure(fi fs.FileInfo) string {
-	if uid := ownerOf(fi); uid != 0 && uid != d.uid {
+// insecure says why another user could change fi's file (at path, "" for an open file), or
+// "" if none can, by the rule of package fileperm: it is owned by someone other than root or
+// this user, or writable by group or others (except a directory with the sticky bit set or
+// on a read-only mount).
+func (d *Dir) insecure(path string, fi fs.FileInfo) string {
+	if uid, foreign := fileperm.ForeignOwner(fi, d.uid); foreign {
 		return fmt.Sprintf("owned by uid %d (only %s may own it)", uid, d.owners())
 	}
-	mode := fi.Mode()
-	if mode&fs.ModeSymlink != 0 {
-		return "" // a link's own mode bits mean nothing
-	}
-	if mode.Perm()&0o022 != 0 && !(mode.IsDir() && mode&fs.ModeSticky != 0) {
-		return fmt.Sprintf("writable by other users (mode %04o)", mode.Perm())
+	if fileperm.WritableByOthers(path, fi) {
+		return fmt.Sprintf("writable by other users (mode %04o)", fi.Mode().Perm())
 	}
 	return ""
 }

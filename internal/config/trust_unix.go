@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/fileperm"
 )
 
 // maxSymlinks bounds the symlinks CheckTrusted follows (Linux's own limit is 40).
@@ -56,7 +57,12 @@ func CheckTrusted(path string, uid int) error {
 			return fmt.Errorf("config: %w", err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			// The link's directory (cur) was checked: only uid and root can replace it.
+			// The link's directory (cur) was checked: only uid and root can replace it,
+			// and, in a sticky directory, the link's owner.
+			if owner, foreign := fileperm.ForeignOwner(fi, uid); foreign {
+				return unsafef(next, "keep the config in a directory of your own or root's (--config FILE or LWTOKEN_HELPER_CONFIG)",
+					"symbolic link %s on the way to the config file is owned by uid %d, not by the daemon's user (uid %d) or root: refusing to follow it", next, owner, uid)
+			}
 			if links++; links > maxSymlinks {
 				return fmt.Errorf("config: %s: too many levels of symbolic links", path)
 			}
@@ -85,12 +91,12 @@ func CheckTrusted(path string, uid int) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("config: %s is not a regular file", describe(path, cur))
 	}
-	owner, _ := ownerUID(fi)
+	owner, foreign := fileperm.ForeignOwner(fi, uid)
 	switch {
-	case owner != uid && owner != 0:
+	case foreign:
 		return unsafef(cur, fmt.Sprintf("have root run `chown %d %s`, or write a new config with `lwtoken-helperd setup`", uid, cur),
 			"%s is owned by uid %d, not by the daemon's user (uid %d) or root: refusing to read it", describe(path, cur), owner, uid)
-	case fi.Mode().Perm()&0o022 != 0:
+	case fileperm.WritableByOthers("", fi):
 		return unsafef(cur, "chmod go-w "+cur,
 			"%s is writable by group or others (mode %04o): refusing to read it", describe(path, cur), fi.Mode().Perm())
 	}
@@ -120,25 +126,17 @@ func checkTrustedDir(dir string, uid int) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	owner, ok := ownerUID(fi)
-	if !ok {
+	owner, foreign := fileperm.ForeignOwner(fi, uid)
+	if owner < 0 {
 		return fmt.Errorf("config: directory %s: cannot read its owner", dir)
 	}
-	if owner != uid && owner != 0 {
+	if foreign {
 		return unsafef(dir, "keep the config in a directory of your own or root's (--config FILE or LWTOKEN_HELPER_CONFIG)",
 			"directory %s of the config file is owned by uid %d, not by the daemon's user (uid %d) or root: refusing to trust it", dir, owner, uid)
 	}
-	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 && !readOnlyMount(dir) {
+	if fileperm.WritableByOthers(dir, fi) {
 		return unsafef(dir, "chmod go-w "+dir,
 			"directory %s of the config file is writable by group or others (mode %04o): refusing to trust it", dir, fi.Mode().Perm())
 	}
 	return nil
-}
-
-func ownerUID(fi fs.FileInfo) (int, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return -1, false
-	}
-	return int(st.Uid), true
 }

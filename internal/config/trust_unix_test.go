@@ -80,6 +80,13 @@ func TestCheckTrusted(t *testing.T) {
 			mustLink(t, filepath.Join(dir, "real.toml"), filepath.Join(evil, "config.toml"))
 			return filepath.Join(evil, "config.toml")
 		}, "is owned by uid 12345", "evil"},
+		{"another uid's symlink in a sticky directory", me, func(t *testing.T, dir string) string {
+			mustWrite(t, filepath.Join(dir, "real.toml"), 0o600, me)
+			tmp := mustDir(t, filepath.Join(dir, "tmp"), 0o777|fs.ModeSticky, 0)
+			mustLink(t, filepath.Join(dir, "real.toml"), filepath.Join(tmp, "config.toml"))
+			mustChown(t, filepath.Join(tmp, "config.toml"), other)
+			return filepath.Join(tmp, "config.toml")
+		}, "symbolic link", "config.toml"},
 		{"relative path with ..", me, func(t *testing.T, dir string) string {
 			mustDir(t, filepath.Join(dir, "a"), 0o700, me)
 			mustWrite(t, filepath.Join(dir, "config.toml"), 0o600, me)
