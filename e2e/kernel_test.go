@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
@@ -49,7 +50,10 @@ func init() {
 		fmt.Fprintln(os.Stderr, "unknown", kernelWrapEnv)
 		os.Exit(2)
 	}
-	err := syscall.Exec(os.Args[1], os.Args[1:], os.Environ())
+	prog, err := exec.LookPath(os.Args[1])
+	if err == nil {
+		err = syscall.Exec(prog, os.Args[1:], os.Environ())
+	}
 	fmt.Fprintln(os.Stderr, "exec:", err)
 	os.Exit(2)
 }

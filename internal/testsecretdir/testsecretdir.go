@@ -25,6 +25,10 @@ type Kubelet struct {
 	Dir   string
 	Mode  fs.FileMode            // of each file (the volume's defaultMode); 0: 0644, kubelet's default
 	Modes map[string]fs.FileMode // per key, overriding Mode (a volume item's mode)
+	// FSGroup, if not 0, is the pod's fsGroup: the timestamped directory and the files
+	// belong to that group, and the directory gets the setgid bit, as kubelet's
+	// SetVolumeOwnership leaves a read-only volume.
+	FSGroup int
 
 	// Between, if set, runs between the steps of Write, named after them, so that a test
 	// can look at the directory at each one.
@@ -70,6 +74,14 @@ func (k *Kubelet) Write(files map[string][]byte) error {
 	if err := os.Chmod(ts, 0o755); err != nil {
 		return err
 	}
+	if k.FSGroup != 0 {
+		if err := os.Chown(ts, -1, k.FSGroup); err != nil {
+			return err
+		}
+		if err := os.Chmod(ts, 0o755|os.ModeSetgid); err != nil {
+			return err
+		}
+	}
 	for key, b := range files {
 		if strings.Contains(key, "/") || strings.HasPrefix(key, "..") {
 			return fmt.Errorf("testsecretdir: invalid key %q", key)
@@ -84,6 +96,11 @@ func (k *Kubelet) Write(files map[string][]byte) error {
 		}
 		if err := os.Chmod(p, m); err != nil {
 			return err
+		}
+		if k.FSGroup != 0 {
+			if err := os.Chown(p, -1, k.FSGroup); err != nil {
+				return err
+			}
 		}
 	}
 	step("payload written")
