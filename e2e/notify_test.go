@@ -52,7 +52,7 @@ func TestRunTellsTheServiceManager(t *testing.T) {
 					return
 				}
 			case <-timeout:
-				t.Fatalf("no %s; the daemon sent %q\n%s", what, seen, x.log())
+				t.Fatalf("waited 15 s for %s; the daemon sent %q\n%s", what, seen, x.log())
 			}
 		}
 	}
