@@ -91,7 +91,7 @@ func (b *broker) loadStored(e *entry, p *config.Profile) *cachedToken {
 		return nil
 	}
 	if revoked, why := b.d.revokedStored(e.profile, t.IssuedAt); revoked {
-		b.d.log.Warn("ignoring a stored token: "+why, "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint())
+		b.d.log.Warn("ignoring a stored token", "reason", why, "profile", e.profile, "scope", e.scope, "fingerprint", t.Access.Fingerprint())
 		ctx, cancel := context.WithTimeout(context.Background(), keyringWindow)
 		deleteIfSame(ctx, b.d.store.TokenCache, keystore.TokenKey(e.profile, e.scope), t)
 		cancel()

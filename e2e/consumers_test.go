@@ -307,7 +307,9 @@ func TestPromptSegment(t *testing.T) {
 	}
 	// Renewal failing: the token is still served, the prompt warns.
 	x.fake.FailNext(-1, lwfake.Failure{Status: 503})
-	x.setClock(20 * time.Hour)
+	// Past the latest renewal point (85 % of 24 h = 20.4 h, with the daemon's jitter): at
+	// 20 h the renewal was due only in 5 runs out of 6.
+	x.setClock(20*time.Hour + 30*time.Minute)
 	x.getToken() // serves the cached token and starts the renewal, which fails
 	waitUntilTrue(t, "a failed renewal", func() bool { return strings.Contains(x.helper("status").stdout, "retrying") })
 	if r := x.helper("prompt"); !regexp.MustCompile(`^lw:` + regexp.QuoteMeta(x.profile) + ` [34]h !\n$`).MatchString(r.stdout) {

@@ -38,7 +38,7 @@ func TestRevokedTokenNeverComesBack(t *testing.T) {
 		}
 		x.stopDaemon()
 	}
-	if n := strings.Count(x.log(), "ignoring a stored token: issued before the profile's last revocation"); n != 1 {
+	if n := strings.Count(x.log(), `ignoring a stored token" reason="issued before the profile's last revocation`); n != 1 {
 		t.Fatalf("the stored revoked copy was ignored %d times, want once (then deleted):\n%s", n, x.log())
 	}
 }
