@@ -465,6 +465,10 @@ func (d *doctor) checkDaemon(ctx context.Context) []checkResult {
 }
 
 func (d *doctor) checkService(ctx context.Context) []checkResult {
+	if d.dir != nil {
+		// A container runtime, kubelet or a system unit runs the daemon in the files mode.
+		return d.one("service", levelSkip, "not checked in the files mode (whatever starts `"+prog+" run --credentials-dir` restarts it)", "")
+	}
 	svc := d.serviceInfo(ctx)
 	running := d.daemonStatus(ctx) != nil
 	switch {
