@@ -8,13 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 )
 
 // ErrAlreadyRunning is returned by Listen when a daemon already answers on the socket.
 var ErrAlreadyRunning = errors.New("another daemon is already listening")
-
-// maxSocketPath is the portable limit of sun_path (macOS: 104 bytes including the NUL).
-const maxSocketPath = 103
 
 // listenSocket creates the socket at path with ssh-agent discipline: the directory is the
 // user's own (created 0700 when missing; refused if it is a symlink, another user's, or
@@ -24,8 +23,8 @@ func listenSocket(path string) (*net.UnixListener, error) {
 	if !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("socket path %q is not absolute", path)
 	}
-	if len(path) > maxSocketPath {
-		return nil, fmt.Errorf("socket path is %d bytes, longer than the %d a unix socket allows: choose a shorter path", len(path), maxSocketPath)
+	if len(path) > wire.MaxSocketPath {
+		return nil, fmt.Errorf("socket path is %d bytes, longer than the %d a unix socket allows: choose a shorter path", len(path), wire.MaxSocketPath)
 	}
 	dir := filepath.Dir(path)
 	if err := ensurePrivateDir(dir); err != nil {

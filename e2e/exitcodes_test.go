@@ -37,6 +37,8 @@ func TestDaemonExitCodesTellConfigFromCrash(t *testing.T) {
 	fatal("unknown flag", 64, "--no-such-flag")
 	fatal("bad log level", 64, "--log-level", "loud")
 	fatal("bad upstream timeout", 64, "--upstream-timeout", "forever")
+	fatal("relative socket path", 64, "--socket", "relative/sock")
+	fatal("socket path too long", 64, "--socket", "/"+strings.Repeat("x", 120))
 	good, err := os.ReadFile(x.config)
 	if err != nil {
 		t.Fatal(err)

@@ -342,8 +342,8 @@ func (d *doctor) checkProfileSecrets(ctx context.Context, name string) checkResu
 
 func (d *doctor) checkSocket(ctx context.Context) []checkResult {
 	sock := d.socket
-	if len(sock) > 103 {
-		return d.one("socket", levelFail, fmt.Sprintf("%s is %d bytes, longer than a unix socket path may be (103)", sock, len(sock)),
+	if len(sock) > wire.MaxSocketPath {
+		return d.one("socket", levelFail, fmt.Sprintf("%s is %d bytes, longer than a unix socket path may be (%d)", sock, len(sock), wire.MaxSocketPath),
 			"set "+wire.EnvSocket+" to a shorter path")
 	}
 	if !filepath.IsAbs(sock) {

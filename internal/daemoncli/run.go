@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -139,6 +140,11 @@ func serve(ctx context.Context, env *Env, args []string) int {
 	}
 	if o.socket == "" {
 		o.socket = wire.DefaultSocketPath()
+	} else if !filepath.IsAbs(o.socket) || len(o.socket) > wire.MaxSocketPath {
+		// Checked here, not only by Listen, so that it is a usage error a restart cannot fix.
+		errorf(env, "run: --socket %q must be an absolute path of at most %d bytes", o.socket, wire.MaxSocketPath)
+		hintf(env, "e.g. --socket %s", wire.DefaultSocketPath())
+		return ExitDaemonUsage
 	}
 	if o.config == "" {
 		p, err := config.Path()

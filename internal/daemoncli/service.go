@@ -311,8 +311,8 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 	customSocket := spec.socket != ""
 	if !customSocket {
 		spec.socket = defaultServiceSocket(h.platform)
-	} else if !filepath.IsAbs(spec.socket) || len(spec.socket) > 103 {
-		errorf(env, "install: socket path %q must be absolute and at most 103 bytes", spec.socket)
+	} else if !filepath.IsAbs(spec.socket) || len(spec.socket) > wire.MaxSocketPath {
+		errorf(env, "install: socket path %q must be absolute and at most %d bytes", spec.socket, wire.MaxSocketPath)
 		return ExitUsage
 	}
 	if o.config != "" {

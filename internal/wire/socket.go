@@ -73,9 +73,9 @@ func DefaultSocketDir() string {
 	return fmt.Sprintf("/tmp/lwtoken-helper-%d", uid)
 }
 
-// maxSocketPath is the longest socket path every Unix accepts (sun_path is 104 bytes on
-// macOS and the BSDs, NUL included).
-const maxSocketPath = 103
+// MaxSocketPath is the longest socket path every Unix accepts (sun_path is 104 bytes on
+// macOS and the BSDs, NUL included): the one limit the daemon, install and doctor apply.
+const MaxSocketPath = 103
 
 // darwinSocketDir is macOS's default socket directory: home/Library/Application
 // Support/lwtoken-helper/run, which only the user can write to (and which the system does
@@ -85,11 +85,11 @@ const maxSocketPath = 103
 // path stands and the daemon's bind reports the problem (LWTOKEN_HELPER_SOCKET overrides).
 func darwinSocketDir(home, tmpdir string) string {
 	dir := filepath.Join(home, "Library", "Application Support", "lwtoken-helper", "run")
-	if filepath.IsAbs(home) && len(dir)+len("/sock") <= maxSocketPath {
+	if filepath.IsAbs(home) && len(dir)+len("/sock") <= MaxSocketPath {
 		return dir
 	}
 	if t := filepath.Clean(tmpdir); strings.HasPrefix(t, "/var/folders/") || strings.HasPrefix(t, "/private/var/folders/") {
-		if alt := filepath.Join(t, "lwtoken-helper"); len(alt)+len("/sock") <= maxSocketPath {
+		if alt := filepath.Join(t, "lwtoken-helper"); len(alt)+len("/sock") <= MaxSocketPath {
 			return alt
 		}
 	}

@@ -80,7 +80,7 @@ func TestDarwinSocketDirIsPerUser(t *testing.T) {
 		if strings.HasPrefix(got, "/tmp") || strings.HasPrefix(got, "/private/tmp") {
 			t.Errorf("home %q tmpdir %q: %q is in the shared /tmp", c.home, c.tmpdir, got)
 		}
-		if c.home == "/Users/alice" && len(got)+len("/sock") > maxSocketPath {
+		if c.home == "/Users/alice" && len(got)+len("/sock") > MaxSocketPath {
 			t.Errorf("%q is too long for sun_path", got)
 		}
 	}
