@@ -134,7 +134,7 @@ func runDoctor(ctx context.Context, env *Env, args []string) int {
 		errorf(env, "doctor: %v", err)
 		return ExitError
 	}
-	st, userCreds := withUserCredentials(st, o.config)
+	st, userCreds := withUserCredentials(st, o.stores, o.config)
 	d := &doctor{
 		getenv:  env.Getenv,
 		uid:     os.Getuid(),

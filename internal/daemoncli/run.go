@@ -167,7 +167,7 @@ func serve(ctx context.Context, env *Env, args []string) int {
 		hintf(env, "point --credentials-dir (or %s) at the directory where the secret manager puts PROFILE.private-key and PROFILE.client-secret, owned by root or uid %d and writable by nobody else", EnvCredentialsDir, os.Getuid())
 		return ExitDaemonConfig // the secret sources as configured cannot work: a restart finds the same
 	}
-	st, _ = withUserCredentials(st, o.config)
+	st, _ = withUserCredentials(st, o.stores, o.config)
 	st.start(log)
 	backoffBase, backoffCap := testBackoff()
 	readHeader, readWhole := testReadTimeouts()

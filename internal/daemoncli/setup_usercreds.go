@@ -94,9 +94,10 @@ func fileExists(p string) bool {
 
 // withUserCredentials makes a daemon read its secrets from the systemd user credentials next
 // to cfgPath when setup put them there, in place of the OS keyring (another secret source
-// chosen explicitly, such as a credentials directory, stays). Tokens are then cached in
-// memory rather than in the unreachable keyring.
-func withUserCredentials(st stores, cfgPath string) (stores, bool) {
+// chosen explicitly, such as a credentials directory, stays). Tokens are then cached the
+// way the files mode caches them, in the kernel keyring (memory where keyctl is blocked),
+// rather than in the unreachable keyring.
+func withUserCredentials(st stores, o storeOptions, cfgPath string) (stores, bool) {
 	if _, keyring := st.secrets.(*keystore.Keyring); !keyring {
 		return st, false
 	}
@@ -106,7 +107,7 @@ func withUserCredentials(st stores, cfgPath string) (stores, bool) {
 	}
 	st.secrets = uc
 	if _, keyring := st.tokens.(*keystore.Keyring); keyring {
-		st.tokens = keystore.NewMemory()
+		st.tokens = keystore.NewKernelKeyring(o.socket)
 	}
 	return st, true
 }
