@@ -96,3 +96,12 @@ if [ "$(id -u)" = 0 ]; then
 else
 	echo "systemd-test: not run: it needs root to boot a container; run: sudo ./scripts/systemd-test.sh" >&2
 fi
+
+# The server test (issue 10) boots Debian 12 and 13 containers: the system service with
+# systemd credentials, reboots, a second machine, and the per-user user-credentials mode.
+echo "== servers: system service and user credentials, under a real systemd (scripts/systemd-server-test.sh)"
+if [ "$(id -u)" = 0 ]; then
+	./scripts/systemd-server-test.sh
+else
+	echo "systemd-server-test: not run: it needs root to boot containers; run: sudo ./scripts/systemd-server-test.sh" >&2
+fi
