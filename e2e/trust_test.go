@@ -237,3 +237,71 @@ func TestRefusedConnectionFloodIsSummarized(t *testing.T) {
 		t.Fatalf("the daemon logged %d lines", n)
 	}
 }
+
+// TestHostileDaemonTextStaysInert: the real client binary against a daemon of its own user
+// that answers terminal escapes (OSC title, clear screen, 8-bit CSI), a bidi override and a
+// forged line in every string: what the client prints carries none of them (issue 12,
+// item 3; internal/clientcli's TestDaemonTextIsMadePrintable covers every field).
+func TestHostileDaemonTextStaysInert(t *testing.T) {
+	x := newH(t)
+	const hostile = `x\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\r\nlwtoken-helper: hint: forged\u0000\u007f`
+	bodies := map[string]string{
+		"/v1/status": `{"version":"1","pid":1,"socket":"` + hostile + `","config":"` + hostile + `","now":"2026-01-01T00:00:00Z","keyring":"` + hostile +
+			`","entries":[{"profile":"` + hostile + `","scope":"` + hostile + `","state":"valid","health":"` + hostile +
+			`","expires_at":"2099-01-01T00:00:00Z","ttl_seconds":3600,"last_error":"` + hostile + `","next_attempt":"2099-01-01T00:00:00Z"}],"profiles":["` +
+			hostile + `"],"default_profile":"` + hostile + `"}`,
+		"/v1/profiles": `{"default_profile":"` + hostile + `","profiles":[{"name":"` + hostile + `","scopes":["` + hostile + `"],"auth_url":"` + hostile +
+			`","service_account":"` + hostile + `","state":"valid","ttl_seconds":3600,"health":"` + hostile + `","last_error":"` + hostile + `"}]}`,
+		"/v1/token": `{"error":"` + hostile + `","code":"unavailable","hint":"` + hostile + `"}`,
+	}
+	sock := filepath.Join(x.dir, "hostile.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				r := bufio.NewReader(c)
+				line, _ := r.ReadString('\n')
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil || l == "\r\n" {
+						break
+					}
+				}
+				path := strings.Fields(line + " x x")[1]
+				path, _, _ = strings.Cut(path, "?")
+				body, status := bodies[path], "200 OK"
+				if path == "/v1/token" || path == "/v1/revoke" {
+					body, status = bodies["/v1/token"], "503 Service Unavailable"
+				}
+				fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
+			}()
+		}
+	}()
+	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"profiles"}, {"profiles", "--names"}, {"prompt"},
+		{"get"}, {"revoke"}, {"exec", "--", "true"}} {
+		r := x.runCmd(bin.client, "", append([]string{args[0], "--socket", sock}, args[1:]...)...)
+		out := r.stdout + r.stderr
+		if !strings.Contains(out, "x]0;pwned") && args[0] != "prompt" {
+			t.Errorf("%q: the daemon's text is not shown (exit %d):\n%q", args, r.code, out)
+		}
+		for i, c := range out {
+			if (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f) || c == 0x202e {
+				t.Errorf("%q: printed %q at byte %d:\n%q", args, c, i, out)
+				break
+			}
+		}
+		if strings.Contains(out, "\nlwtoken-helper: hint: forged") {
+			t.Errorf("%q: a forged line:\n%s", args, out)
+		}
+	}
+}
