@@ -63,7 +63,7 @@ func TestRule(t *testing.T) {
 			t.Error("another uid's file is not foreign")
 		}
 	}
-	p, fi := mk("theirs", 0o600, false)
+	p, _ := mk("theirs", 0o600, false)
 	if err := os.Chown(p, 12345, 12345); err != nil {
 		t.Fatalf("chown (needs root, as CI runs it): %v", err)
 	}
