@@ -241,7 +241,11 @@ func (s *sysDoctor) checkUnit(ctx context.Context) []checkResult {
 	enabled := p["UnitFileState"] == "enabled"
 	switch {
 	case p["ExecMainStatus"] == "243" && p["ActiveState"] != "active":
-		return s.one("unit", levelFail, fmt.Sprintf("%s failed: systemd could not decrypt its credentials on this machine (243/CREDENTIALS); it is not restarted (%s restarts)", unit, p["NRestarts"]),
+		restarts := "it is not restarted"
+		if p["NRestarts"] != "0" {
+			restarts = "systemd restarted it " + p["NRestarts"] + " times: the unit lacks RestartPreventExitStatus=243 (reinstall it)"
+		}
+		return s.one("unit", levelFail, fmt.Sprintf("%s failed: systemd could not decrypt its credentials on this machine (243/CREDENTIALS); %s", unit, restarts),
 			fmt.Sprintf("credentials copied from another machine, or after the host key or TPM changed, never decrypt: rerun `sudo %s setup --system-user %s ...` here", prog, s.t.user))
 	case p["ActiveState"] == "active":
 		msg := fmt.Sprintf("%s active, pid %s, %s automatic restarts", unit, p["MainPID"], p["NRestarts"])

@@ -205,8 +205,9 @@ TimeoutStopSec=15
 UMask=0077
 # The socket's directory: private to the service user (the daemon refuses anything else).
 RuntimeDirectoryMode=0700
-# The token cache in the kernel keyring must outlive a restart (the default, private,
-# gives each start a new keyring the next one cannot read).
+# The token cache lives in the service user's kernel keyring (@u) so a restart mints
+# nothing; shared lets the daemon possess that keyring (the cache also copes with the
+# default, private, by linking each key into @u with permissions for the user).
 KeyringMode=shared
 `)
 	for _, d := range sandboxDirectives {
