@@ -70,6 +70,12 @@ type svcHandle struct {
 // install needs a full spec; the other verbs need the name). It fails with
 // ExitNoServiceManager when there is none to use.
 func openService(ctx context.Context, env *Env, spec serviceSpec) (*svcHandle, *verbError) {
+	return openServiceIn(ctx, env, spec, true)
+}
+
+// openServiceIn is openService; with needDomain false (install, which only writes the
+// plist that launchd loads at the next GUI login) it does not require a launchd GUI domain.
+func openServiceIn(ctx context.Context, env *Env, spec serviceSpec, needDomain bool) (*svcHandle, *verbError) {
 	platform := service.Platform()
 	switch platform {
 	case platformSystemd:
@@ -94,7 +100,9 @@ func openService(ctx context.Context, env *Env, spec serviceSpec) (*svcHandle, *
 	if platform == platformLaunchd {
 		h.launchctl = &launchctl{uid: os.Getuid(), label: launchdLabel, plist: h.file, run: runLaunchctl}
 		if err := h.launchctl.checkDomain(ctx); errors.Is(err, errNoGUIDomain) {
-			return nil, noGUIDomain(err)
+			if needDomain {
+				return nil, noGUIDomain(err)
+			}
 		} else if err != nil {
 			return nil, &verbError{code: ExitNoServiceManager, msg: lower(err.Error()), hint2: "without a service manager, start the daemon with `" + prog + " run`"}
 		}
@@ -303,7 +311,7 @@ func runInstall(ctx context.Context, env *Env, args []string) int {
 		hintf(env, "install the binary first (e.g. `go install ./cmd/%s` or copy it to ~/.local/bin), then run its install, or pass --executable", prog)
 		return ExitUsage
 	}
-	h, verr := openService(ctx, env, serviceSpec{})
+	h, verr := openServiceIn(ctx, env, serviceSpec{}, false)
 	if verr != nil {
 		return verr.report(env, "install")
 	}
