@@ -32,6 +32,8 @@ func (u *UserCredentials) client() sdcreds.UserClient { return sdcreds.UserClien
 // machine (copied from another machine or user, a changed host key): fail closed, redo setup.
 var ErrUndecryptable = errors.New("credential does not decrypt for this user on this machine")
 
+var _ Secrets = (*UserCredentials)(nil)
+
 // UserCredentialSuffix ends every file of a UserCredentials directory.
 const UserCredentialSuffix = ".cred"
 

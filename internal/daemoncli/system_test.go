@@ -342,3 +342,31 @@ func TestDoctorUsesUserUnitProxy(t *testing.T) {
 		t.Fatalf("applyUserUnitProxy: %q, env %q %q", got, os.Getenv("HTTPS_PROXY"), os.Getenv("NO_PROXY"))
 	}
 }
+
+// install and uninstall --system-user where systemd does not run (this machine kind) and
+// with flags that do not combine: one error line, a hint, a documented exit code.
+func TestSystemInstallRefusals(t *testing.T) {
+	_, units, _ := systemFixture(t)
+	if systemdRunning() {
+		t.Skip("systemd runs here: scripts/systemd-server-test.sh covers install")
+	}
+	code, out, errs := svcRun(t, "", "install", "--system-user", "nobody")
+	if code != ExitNoServiceManager || !strings.Contains(errs, "systemd is not running as the init system") {
+		t.Fatalf("no systemd: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = svcRun(t, "", "install", "--system-user", "nobody", "--socket", "/tmp/x.sock")
+	if code != ExitUsage || !strings.Contains(errs, "do not combine with --system-user") {
+		t.Fatalf("--socket: exit %d %s", code, errs)
+	}
+	code, _, errs = svcRun(t, "", "install", "--system-user", "nobody", "--https-proxy", "http://u:p@proxy:3128")
+	if code != ExitUsage || !strings.Contains(errs, "readable by every local user") {
+		t.Fatalf("proxy with a password: exit %d %s", code, errs)
+	}
+	code, out, errs = svcRun(t, "", "uninstall", "--system-user", "nobody")
+	if code != 0 || !strings.Contains(out, "is not installed: nothing to remove") {
+		t.Fatalf("uninstall, nothing installed: exit %d\n%s%s", code, out, errs)
+	}
+	if ents, _ := os.ReadDir(units); len(ents) != 0 {
+		t.Fatalf("refused verbs wrote units: %v", ents)
+	}
+}
