@@ -177,6 +177,15 @@ out=$(in_ct lwtoken-helperd setup --system-user "$SVC" --profile default --scope
 [[ $code == 0 && $out == *"restarted $unit"* ]] && pass "setup rerun updates the profile and restarts the instance" ||
 	fail "setup rerun updates the profile and restarts the instance" "exit $code" "$out"
 check "after the rerun: get works" wait_for 10 as_cron "$SVC" lwtoken-helper get
+# A second profile on the running service: its credentials join the unit, which restarts.
+install -m 600 "$work/private.key" "$work/secret.txt" "$treeA/root/"
+out=$(in_ct sh -c "cd /root && lwtoken-helperd setup --system-user $SVC --profile second --client-id ci-client \
+	--service-account ci.serviceaccount@example.com --scope bot --private-key-file private.key --auth-url '$auth_url' <secret.txt" 2>&1) && code=0 || code=$?
+in_ct shred -u /root/private.key /root/secret.txt
+n=$(grep -c '^LoadCredentialEncrypted=second\.' "$treeA/etc/systemd/system/$unit.d/20-credentials.conf" || true)
+[[ $code == 0 && $out == *"restarted $unit"* && $n == 2 ]] && wait_for 10 as_cron "$SVC" lwtoken-helper get --profile second &&
+	pass "a second profile: setup adds its credentials to the unit, restarts it, and get --profile second works" ||
+	fail "a second profile: setup adds its credentials to the unit, restarts it, and get --profile second works" "exit $code, $n credential lines" "$out"
 
 journal=$(in_ct journalctl --no-pager -o cat)
 leaks=()
