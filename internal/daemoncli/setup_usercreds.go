@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
@@ -88,7 +89,7 @@ func secretBytes(cs secret.Value) []byte {
 }
 
 func fileExists(p string) bool {
-	_, err := statFile(p)
+	_, err := os.Stat(p)
 	return err == nil
 }
 

@@ -283,5 +283,3 @@ func unitProps(ctx context.Context, unit string, props ...string) map[string]str
 	}
 	return m
 }
-
-func statFile(p string) (fs.FileInfo, error) { return os.Stat(p) }
