@@ -31,7 +31,8 @@ var pending = make(chan struct{}, MaxPending)
 // in its own goroutine; when the deadline passes first, the method returns ErrTimeout and
 // that goroutine lingers until the backend answers. A Set or Delete that timed out may
 // therefore still take effect later. At most MaxPending such calls run at once in the
-// process, so a hung keyring cannot pile up goroutines without limit.
+// process, so a hung keyring cannot pile up goroutines without limit. On macOS the call is
+// a security(1) process, which is killed at the deadline instead (see contextBackend).
 //
 // Errors wrap one of ErrNotFound, ErrUnavailable, ErrLocked, ErrTooLarge or ErrTimeout, and
 // name the operation and the key, never the value; Hint turns them into advice for users.
@@ -72,6 +73,16 @@ type backend interface {
 	Delete(service, user string) error
 }
 
+// contextBackend is a backend whose calls end with their context: securityCLI kills the
+// security process it runs, so a call past its deadline (a keychain waiting on a prompt)
+// neither lingers nor holds one of the MaxPending slots. go-keyring's calls cannot be
+// cancelled.
+type contextBackend interface {
+	getContext(ctx context.Context, service, user string) (string, error)
+	setContext(ctx context.Context, service, user, password string) error
+	deleteContext(ctx context.Context, service, user string) error
+}
+
 // goKeyring is go-keyring, with the bookkeeping of beginBackendCall around each call.
 type goKeyring struct{}
 
@@ -104,9 +115,13 @@ func (k *Keyring) service() string {
 // none, and with the other sentinels as described on Keyring.
 func (k *Keyring) Get(ctx context.Context, key string) ([]byte, error) {
 	var v string
-	err := k.do(ctx, "get", key, func(b backend, service string) error {
+	err := k.do(ctx, "get", key, func(ctx context.Context, b backend, service string) error {
 		var err error
-		v, err = b.Get(service, key)
+		if cb, ok := b.(contextBackend); ok {
+			v, err = cb.getContext(ctx, service, key)
+		} else {
+			v, err = b.Get(service, key)
+		}
 		return err
 	})
 	if err != nil {
@@ -124,20 +139,27 @@ func (k *Keyring) Set(ctx context.Context, key string, value []byte) error {
 		return opError("set", key, err)
 	}
 	v := string(value) // copied now: the caller may reuse value once Set returns, even on timeout
-	return k.do(ctx, "set", key, func(b backend, service string) error {
+	return k.do(ctx, "set", key, func(ctx context.Context, b backend, service string) error {
+		if cb, ok := b.(contextBackend); ok {
+			return cb.setContext(ctx, service, key, v)
+		}
 		return b.Set(service, key, v)
 	})
 }
 
 // Delete removes the value stored under key. It fails with ErrNotFound if there is none.
 func (k *Keyring) Delete(ctx context.Context, key string) error {
-	return k.do(ctx, "delete", key, func(b backend, service string) error {
+	return k.do(ctx, "delete", key, func(ctx context.Context, b backend, service string) error {
+		if cb, ok := b.(contextBackend); ok {
+			return cb.deleteContext(ctx, service, key)
+		}
 		return b.Delete(service, key)
 	})
 }
 
-// do runs call in its own goroutine under the deadline and translates its error.
-func (k *Keyring) do(ctx context.Context, op, key string, call func(b backend, service string) error) error {
+// do runs call in its own goroutine under the deadline and translates its error. call gets
+// the deadline's context, which ends when do returns: a contextBackend stops there.
+func (k *Keyring) do(ctx context.Context, op, key string, call func(ctx context.Context, b backend, service string) error) error {
 	timeout := k.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -173,7 +195,7 @@ func (k *Keyring) do(ctx context.Context, op, key string, call func(b backend, s
 				done <- fmt.Errorf("keyring backend panicked: %v", r)
 			}
 		}()
-		done <- call(b, service)
+		done <- call(ctx, b, service)
 	}()
 	select {
 	case err := <-done:

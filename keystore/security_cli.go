@@ -2,12 +2,14 @@ package keystore
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/zalando/go-keyring"
 )
@@ -73,8 +75,9 @@ func (e *securityError) locked() bool {
 	return false
 }
 
-func (s securityCLI) run(op, stdin string, args ...string) ([]byte, error) {
-	cmd := exec.Command(s.path, args...)
+func (s securityCLI) run(ctx context.Context, op, stdin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, s.path, args...)
+	cmd.WaitDelay = time.Second // a killed security's children must not hold its pipes open
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -83,6 +86,8 @@ func (s securityCLI) run(op, stdin string, args ...string) ([]byte, error) {
 	switch {
 	case err == nil:
 		return out.Bytes(), nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("security %s: stopped: %w", op, context.Cause(ctx))
 	case errors.As(err, &exit):
 		if exit.ExitCode() == securityNotFound {
 			return nil, keyring.ErrNotFound
@@ -94,7 +99,21 @@ func (s securityCLI) run(op, stdin string, args ...string) ([]byte, error) {
 
 // Get returns the value of the generic password item (service, user).
 func (s securityCLI) Get(service, user string) (string, error) {
-	out, err := s.run("find-generic-password", "", "find-generic-password", "-s", service, "-a", user, "-w")
+	return s.getContext(context.Background(), service, user)
+}
+
+// Set stores password under (service, user), replacing an existing item (-U).
+func (s securityCLI) Set(service, user, password string) error {
+	return s.setContext(context.Background(), service, user, password)
+}
+
+// Delete removes the item (service, user).
+func (s securityCLI) Delete(service, user string) error {
+	return s.deleteContext(context.Background(), service, user)
+}
+
+func (s securityCLI) getContext(ctx context.Context, service, user string) (string, error) {
+	out, err := s.run(ctx, "find-generic-password", "", "find-generic-password", "-s", service, "-a", user, "-w")
 	if err != nil {
 		return "", err
 	}
@@ -116,8 +135,7 @@ func (s securityCLI) Get(service, user string) (string, error) {
 	return v, nil
 }
 
-// Set stores password under (service, user), replacing an existing item (-U).
-func (s securityCLI) Set(service, user, password string) error {
+func (s securityCLI) setContext(ctx context.Context, service, user, password string) error {
 	if strings.ContainsAny(service+user, "\x00\r\n") {
 		return fmt.Errorf("security add-generic-password: a service or account name with a line break or NUL cannot be sent to security -i")
 	}
@@ -125,13 +143,12 @@ func (s securityCLI) Set(service, user, password string) error {
 	if len(line) > securityLineMax {
 		return fmt.Errorf("%w: the security command would be %d bytes, more than the %d it reads", keyring.ErrSetDataTooBig, len(line), securityLineMax)
 	}
-	_, err := s.run("add-generic-password", line, "-q", "-i")
+	_, err := s.run(ctx, "add-generic-password", line, "-q", "-i")
 	return err
 }
 
-// Delete removes the item (service, user).
-func (s securityCLI) Delete(service, user string) error {
-	_, err := s.run("delete-generic-password", "", "delete-generic-password", "-s", service, "-a", user)
+func (s securityCLI) deleteContext(ctx context.Context, service, user string) error {
+	_, err := s.run(ctx, "delete-generic-password", "", "delete-generic-password", "-s", service, "-a", user)
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zalando/go-keyring"
 )
@@ -22,6 +23,9 @@ const fakeSecurity = `#!/bin/sh
 d=$(dirname "$0")
 printf '%s\0' "$@" >>"$d/argv"
 printf '\n' >>"$d/argv"
+if [ -f "$d/hang" ]; then
+	exec sleep 30 # a keychain waiting on a prompt nobody answers
+fi
 if [ -f "$d/fail" ]; then
 	echo "security: SecKeychainItemCopyContent: 操作を完了できませんでした。" >&2
 	exit "$(cat "$d/fail")"
@@ -264,4 +268,27 @@ func splitSecurityLine(line string) []string {
 		args = append(args, string(cur))
 	}
 	return args
+}
+
+// TestSecurityCLIStopsAtTheDeadline: a security process still running at the call's
+// deadline (a keychain prompt nobody answers) is killed, so its slot is free at once; with
+// go-keyring the call would linger and hold the slot.
+func TestSecurityCLIStopsAtTheDeadline(t *testing.T) {
+	dir, k := newFakeSecurity(t)
+	k.Timeout = 300 * time.Millisecond
+	k.slots = make(chan struct{}, 1) // one call at a time: a lingering one would block the next
+	os.WriteFile(filepath.Join(dir, "hang"), nil, 0o600)
+	start := time.Now()
+	if _, err := k.Get(context.Background(), "k"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("hanging security: %v, want ErrTimeout", err)
+	}
+	os.Remove(filepath.Join(dir, "hang"))
+	os.WriteFile(filepath.Join(dir, "item"), []byte("v"), 0o600)
+	got, err := k.Get(context.Background(), "k")
+	if err != nil || string(got) != "v" {
+		t.Fatalf("the next call: %q, %v (the killed call's slot was not freed)", got, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %s", took)
+	}
 }
