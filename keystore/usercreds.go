@@ -170,3 +170,32 @@ func (u *UserCredentials) Available(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Set seals value for key and writes it (Seal, then Write), so that UserCredentials is a
+// Store for the verbs that edit secrets one by one (`setup --delete`, `uninstall --purge`
+// and their rollbacks). Keys other than a profile's private key and client secret are
+// refused: tokens are never kept here.
+func (u *UserCredentials) Set(ctx context.Context, key string, value []byte) error {
+	blob, err := u.Seal(ctx, key, value)
+	if err != nil {
+		return err
+	}
+	return u.Write(key, blob)
+}
+
+// Delete removes key's credential file; ErrNotFound when there is none (and for any key
+// this source does not hold, such as a token).
+func (u *UserCredentials) Delete(_ context.Context, key string) error {
+	p := u.Path(key)
+	if p == "" {
+		return fmt.Errorf("keystore: delete %q: %w", key, ErrNotFound)
+	}
+	if err := os.Remove(p); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("keystore: delete %q: %w", key, ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("keystore: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+var _ Store = (*UserCredentials)(nil)

@@ -339,6 +339,11 @@ if wait_for 60 first_token3; then
 else
 	fail "Debian 13 after a reboot: get works with no human action" "$(as_tester systemctl --user status lwtoken-helperd 2>&1 | tail -n 15)"
 fi
+out=$(as_tester lwtoken-helperd uninstall --purge --yes 2>&1) && code=0 || code=$?
+left=$(find "$treeC$cdir" "$treeC/home/$TESTER/.config/lwtoken-helper/config.toml" -type f 2>/dev/null || true)
+[[ $code == 0 && $out == *"from systemd user credentials"* && -z $left ]] &&
+	pass "uninstall --purge in the user-credentials mode: unit, credentials and config removed" ||
+	fail "uninstall --purge in the user-credentials mode: unit, credentials and config removed" "exit $code" "$out" "left: $left"
 ns_poweroff "lwci-c-$$"
 
 cat "$work/measurements" 2>/dev/null || true

@@ -98,7 +98,7 @@ func (p *purgePlan) run(ctx context.Context, env *Env, socket string) int {
 		fmt.Fprintf(env.Stdout, "no config file at %s: no profile to purge\n", p.cfgPath)
 		return ExitOK
 	}
-	store := storeFor()
+	store := secretStoreFor(p.cfgPath)
 	c := client.Client{SocketPath: socket, Timeout: 45 * time.Second}
 	deleted := 0
 	for _, name := range p.cfg.Names() {
@@ -117,7 +117,11 @@ func (p *purgePlan) run(ctx context.Context, env *Env, socket string) int {
 			return ExitError
 		}
 	}
-	fmt.Fprintf(env.Stdout, "deleted %d keyring items of %s\n", deleted, profileList(p.cfg.Names()))
+	if uc, ok := store.(*keystore.UserCredentials); ok {
+		fmt.Fprintf(env.Stdout, "deleted %d items of %s from %s\n", deleted, profileList(p.cfg.Names()), uc.Describe())
+	} else {
+		fmt.Fprintf(env.Stdout, "deleted %d keyring items of %s\n", deleted, profileList(p.cfg.Names()))
+	}
 	if err := os.Remove(p.cfgPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errorf(env, "uninstall: --purge: %v", err)
 		return ExitError

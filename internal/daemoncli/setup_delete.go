@@ -56,7 +56,7 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 		return ExitError
 	}
 	p := cfg.Profiles[o.profile]
-	store := storeFor()
+	store := secretStoreFor(o.config)
 
 	// The keyring first: when it cannot be reached, change nothing.
 	kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -114,7 +114,11 @@ func runSetupDelete(ctx context.Context, env *Env, fs *flag.FlagSet, o setupOpti
 		}
 		return ExitNotConfigured
 	}
-	fmt.Fprintf(env.Stdout, "profile %q deleted: %d item(s) removed from the keyring (service %q)", o.profile, n, keystore.Service)
+	if uc, ok := store.(*keystore.UserCredentials); ok {
+		fmt.Fprintf(env.Stdout, "profile %q deleted: %d item(s) removed from %s", o.profile, n, uc.Describe())
+	} else {
+		fmt.Fprintf(env.Stdout, "profile %q deleted: %d item(s) removed from the keyring (service %q)", o.profile, n, keystore.Service)
+	}
 	if p != nil {
 		fmt.Fprintf(env.Stdout, ", its settings removed from %s", o.config)
 	}

@@ -133,3 +133,12 @@ func (d *doctor) checkUserCredentials(ctx context.Context) []checkResult {
 	}
 	return d.one("usercreds", levelOK, vs+"; io.systemd.Credentials answers in the user scope", "")
 }
+
+// secretStoreFor is the store the verbs that edit or remove secrets use for the config at
+// cfgPath: its systemd user credentials when setup put the secrets there, else the keyring.
+func secretStoreFor(cfgPath string) keystore.Store {
+	if uc := userCredsFor(cfgPath); uc.Has() {
+		return uc
+	}
+	return storeFor()
+}
