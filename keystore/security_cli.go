@@ -137,7 +137,7 @@ func (s securityCLI) getContext(ctx context.Context, service, user string) (stri
 
 func (s securityCLI) setContext(ctx context.Context, service, user, password string) error {
 	if strings.ContainsAny(service+user, "\x00\r\n") {
-		return fmt.Errorf("security add-generic-password: a service or account name with a line break or NUL cannot be sent to security -i")
+		return errors.New("security add-generic-password: a service or account name with a line break or NUL cannot be sent to security -i")
 	}
 	line := securityAddCommand(service, user, password)
 	if len(line) > securityLineMax {
