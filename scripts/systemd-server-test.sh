@@ -293,6 +293,7 @@ treeC=$work/trixie
 ns_unpack "$trixie" "$treeC"
 echo "lwci-c-$$" >"$treeC/etc/hostname"
 chroot "$treeC" useradd -m -u "$TESTER_UID" -s /bin/bash "$TESTER"
+chroot "$treeC" useradd -m -u "$OTHER_UID" -s /bin/bash "$OTHER"
 install -m 755 "$work/bin/lwtoken-helper" "$work/bin/lwtoken-helperd" "$treeC/usr/local/bin/"
 install -m 600 -o "$TESTER_UID" -g "$TESTER_UID" "$work/private.key" "$work/secret.txt" "$treeC/home/$TESTER/"
 log "booting Debian 13"
@@ -324,6 +325,16 @@ token3=$(as_cron "$TESTER" lwtoken-helper get 2>"$work/get.err") || true
 out=$(as_tester lwtoken-helperd doctor 2>&1) && code=0 || code=$?
 echo "$out" | sed 's/^/      | /'
 [[ $code == 0 && $out == *"usercreds"* ]] && pass "doctor in the user-credentials mode: no failure" || fail "doctor in the user-credentials mode" "exit $code"
+# Another user with a copy of the files: systemd refuses to decrypt them for that uid.
+cp -a "$treeC/home/$TESTER/.config" "$treeC/home/$OTHER/"
+chown -R "$OTHER_UID:$OTHER_UID" "$treeC/home/$OTHER/.config"
+rm -rf "$treeC/home/$OTHER/.config/systemd"
+out=$(as_cron "$OTHER" lwtoken-helperd doctor 2>&1) && code=0 || code=$?
+grep -E '^(FAIL|warn) +(secrets|usercreds)' <<<"$out" | sed 's/^/      | /' || true
+[[ $code == 1 && $out == *"FAIL  secrets"*"does not decrypt for this user on this machine"* ]] &&
+	pass "another user with a copy of the user credentials: they do not decrypt for that user (fail closed)" ||
+	fail "another user with a copy of the user credentials: they do not decrypt for that user (fail closed)" "exit $code" "$out"
+rm -rf "$treeC/home/$OTHER/.config"
 ns_poweroff "lwci-c-$$"
 scan=$(grep -rlaF -e "$client_secret" -e "$key_line" ${token3:+-e "$token3"} "$treeC" 2>/dev/null || true)
 [[ -n $token3 && -z $scan ]] && pass "Debian 13 powered off: no file holds the client secret, key material or the token" ||
