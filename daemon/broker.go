@@ -225,7 +225,16 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *replyError) {
 	e.mu.Lock()
 	e.upstream++
 	e.mu.Unlock()
+	sent := b.d.now()
 	lt, err := cl.Token(ctx, creds, e.scopes)
+	if agedInFlight(err, sent, b.d.now()) {
+		b.d.log.Info("the clock moved past the assertion's life while the token request was out: signing a fresh one",
+			"profile", e.profile, "scope", e.scope)
+		e.mu.Lock()
+		e.upstream++
+		e.mu.Unlock()
+		lt, err = cl.Token(ctx, creds, e.scopes)
+	}
 	if err != nil {
 		return nil, classify(e.profile, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
@@ -30,6 +31,17 @@ var errUnusableGrant = errors.New("unusable grant")
 func unusableGrant(err error, msg string) *replyError {
 	return &replyError{Code: wire.CodeUnavailable, Msg: msg, Err: errors.Join(errUnusableGrant, err),
 		Hint: "the daemon asks again in 15 minutes; check the profile's auth url (`lwtoken-helper profiles`) and the app's settings in the developer console"}
+}
+
+// agedInFlight reports whether err is the endpoint's refusal of an assertion that may have
+// expired before the endpoint checked it: the wall clock moved by the assertion's whole life
+// while the request was out (the machine slept, or the clock was stepped). Such a refusal
+// says nothing about the credentials, so a fresh assertion is worth one more request.
+// Monotonic readings are stripped: the endpoint compares wall clocks.
+func agedInFlight(err error, sent, answered time.Time) bool {
+	var le *lwauth.Error
+	return errors.As(err, &le) && le.StatusCode/100 == 4 && !le.Retryable &&
+		answered.Round(0).Sub(sent.Round(0)) >= lwauth.AssertionLifetime
 }
 
 // classify turns any error of a token fetch into an *replyError.

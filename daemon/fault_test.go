@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,5 +386,47 @@ func TestConcurrentChaos(t *testing.T) {
 		if e.LastErrorCode != "" && e.LastErrorCode != wire.CodeUnavailable && e.LastErrorCode != wire.CodeKeyring {
 			t.Fatalf("entry %+v", e)
 		}
+	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A token request whose assertion outlives its life in flight (the machine slept, or the
+// clock was stepped, between signing and the endpoint's check) is refused as an expired
+// assertion. That says nothing about the credentials: the daemon signs a fresh assertion
+// and asks once more, instead of answering "rejected" and backing off. A refusal without a
+// clock step is not asked again.
+func TestAssertionAgedInFlightIsSignedAgain(t *testing.T) {
+	h := newHarness(t)
+	var step atomic.Bool
+	h.restartWith(func(o *Options) {
+		o.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if step.Swap(false) {
+				h.clock.Advance(time.Hour) // after signing, before the endpoint checks
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})}
+	})
+	before := h.fake.TokenRequests()
+	step.Store(true)
+	h.mustGet(client.TokenRequest{Scope: "bot"})
+	if n := h.fake.TokenRequests() - before; n != 2 {
+		t.Fatalf("token requests: %d, want the aged one and one with a fresh assertion", n)
+	}
+	if e := h.entry("bot"); e.UpstreamRequests != 2 {
+		t.Errorf("the entry counts %d upstream requests, want 2", e.UpstreamRequests)
+	}
+
+	h.store.Set(context.Background(), keystore.ClientSecretKey("default"), []byte("wrong"))
+	before = h.fake.TokenRequests()
+	_, err := h.get(client.TokenRequest{Scope: "user.read"})
+	if !errors.Is(err, client.ErrRejected) {
+		t.Fatalf("wrong client secret: %v, want rejected", err)
+	}
+	if n := h.fake.TokenRequests() - before; n != 1 {
+		t.Fatalf("a refusal without a clock step was sent %d times", n)
 	}
 }
