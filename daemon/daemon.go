@@ -1,7 +1,7 @@
 // Package daemon owns lwtoken-helperd's serving side: the Unix socket with its peer check,
 // the HTTP/1.1 /v1/ API, and the token cache that mints, persists and renews tokens.
 //
-// It never imports the client package; both speak internal/wire.
+// It never imports the client package: both speak the protocol of docs/protocol.md.
 package daemon
 
 import (
@@ -268,8 +268,10 @@ func (d *Daemon) Preload() {
 	d.recheckStatus()
 }
 
-// Listen creates the socket (see listenSocket for the checks). It fails with
-// ErrAlreadyRunning when a daemon answers there.
+// Listen creates the socket at Options.SocketPath, 0600 whatever the umask. Its directory
+// must be the user's own: created 0700 when missing, refused when it is a symlink, another
+// user's, or writable by group or others. A live daemon on the path is never displaced (the
+// error is ErrAlreadyRunning); only a dead socket file is removed.
 func (d *Daemon) Listen() error {
 	lock, err := lockSocket(d.opts.SocketPath)
 	if err != nil {
