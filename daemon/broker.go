@@ -219,7 +219,7 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *replyError) {
 	defer cancel()
 	creds, err := b.credentials(ctx, e.profile)
 	if err != nil {
-		return nil, classify(e.profile, err)
+		return nil, b.d.classify(e.profile, err)
 	}
 	cl := &lwauth.Client{AuthURL: p.AuthURLOrDefault(), HTTPClient: b.d.httpClient, Now: b.d.now}
 	e.mu.Lock()
@@ -236,7 +236,7 @@ func (b *broker) fetch(e *entry, loadFirst bool) (*cachedToken, *replyError) {
 		lt, err = cl.Token(ctx, creds, e.scopes)
 	}
 	if err != nil {
-		return nil, classify(e.profile, err)
+		return nil, b.d.classify(e.profile, err)
 	}
 	if lt.ExpiresIn < minTokenLifetime {
 		b.d.log.Warn("token minted with a lifetime too short to serve: dropped", "profile", e.profile, "scope", e.scope,

@@ -104,3 +104,15 @@ func (b *broker) secretsChanged(profile string) {
 		e.mu.Unlock()
 	}
 }
+
+// secretFiles returns the files that hold profile's private key and client secret when the
+// secrets come from a credentials directory, which has no setup step; ok is false in the
+// other modes. Hints name them instead of `setup`.
+func (d *Daemon) secretFiles(profile string) (key, clientSecret string, ok bool) {
+	l, isDir := d.secrets.(keystore.Locator)
+	if !isDir {
+		return "", "", false
+	}
+	key, clientSecret = l.Locate(keystore.PrivateKeyKey(profile)), l.Locate(keystore.ClientSecretKey(profile))
+	return key, clientSecret, key != "" && clientSecret != ""
+}

@@ -45,7 +45,7 @@ func agedInFlight(err error, sent, answered time.Time) bool {
 }
 
 // classify turns any error of a token fetch into an *replyError.
-func classify(profile string, err error) *replyError {
+func (d *Daemon) classify(profile string, err error) *replyError {
 	var de *replyError
 	if errors.As(err, &de) {
 		return de
@@ -57,8 +57,12 @@ func classify(profile string, err error) *replyError {
 		// A 2xx answer the daemon refuses: a malformed token, a scope wider than asked.
 		return unusableGrant(err, "line works answered with an unusable token: "+le.Error())
 	case errors.As(err, &le) && !le.Retryable:
+		redo := fmt.Sprintf("rerun `lwtoken-helperd setup --profile %s`", profile)
+		if key, cs, ok := d.secretFiles(profile); ok {
+			redo = fmt.Sprintf("correct %s or the files %s and %s (the daemon picks changed files up without a restart)", d.opts.ConfigPath, key, cs)
+		}
 		return &replyError{Code: wire.CodeRejected, Msg: "line works rejected the request: " + le.Error(), Err: err,
-			Hint: fmt.Sprintf("check the client id, client secret, service account, private key and scopes of profile %q, then rerun `lwtoken-helperd setup --profile %s`", profile, profile)}
+			Hint: fmt.Sprintf("check the client id, client secret, service account, private key and scopes of profile %q, then %s", profile, redo)}
 	case errors.As(err, &le), errors.Is(err, context.DeadlineExceeded):
 		return &replyError{Code: wire.CodeUnavailable, Msg: "line works is unreachable and no valid token is cached: " + err.Error(), Err: err,
 			Hint: "the daemon retries on its own; check the network and `lwtoken-helper status`"}

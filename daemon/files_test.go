@@ -201,6 +201,10 @@ func TestFilesRejectedBackoffResetByRenameOver(t *testing.T) {
 	if !errors.Is(err, client.ErrRejected) {
 		t.Fatalf("old credentials: %v", err)
 	}
+	var ce *client.Error
+	if !errors.As(err, &ce) || strings.Contains(ce.Hint, "setup") || !strings.Contains(ce.Hint, filepath.Join(dir, "default.private-key")) {
+		t.Fatalf("the hint of a rejection in the files mode, which has no setup step: %#v", err)
+	}
 	if _, err := e.token(""); err == nil || !strings.Contains(err.Error(), "next attempt in 15m") {
 		t.Fatalf("the backoff of a rejection: %v", err)
 	}
@@ -286,4 +290,32 @@ func TestFilesPerProfileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "profile other, fixed", func() bool { _, err := e.token("other"); return err == nil })
+}
+
+// The files mode has no setup step: the hints for a profile or scope that is not configured
+// name the config file and the secret files instead.
+func TestFilesHintsNameTheConfigAndFiles(t *testing.T) {
+	k := key(t)
+	app := lwfake.App{ClientID: clientID, ClientSecret: "secret-1", ServiceAccount: sa, PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read"}}
+	dir := filepath.Join(t.TempDir(), "lineworks")
+	e := startFiles(t, app, dir, map[string][]byte{"default.private-key": pemOf(k), "default.client-secret": []byte("secret-1")})
+	cfg := e.d.opts.ConfigPath
+	for _, c := range []struct {
+		req  client.TokenRequest
+		want []string
+	}{
+		{client.TokenRequest{Profile: "nope"}, []string{"add profile nope to " + cfg, filepath.Join(dir, "nope.private-key"), filepath.Join(dir, "nope.client-secret")}},
+		{client.TokenRequest{Scope: "user.read"}, []string{"add it to the scopes of profile default in " + cfg}},
+	} {
+		_, err := e.c.Token(context.Background(), c.req)
+		var ce *client.Error
+		if !errors.As(err, &ce) || strings.Contains(ce.Hint, "setup") {
+			t.Fatalf("%+v: %#v, want a hint without setup", c.req, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(ce.Hint, w) {
+				t.Errorf("%+v: hint %q lacks %q", c.req, ce.Hint, w)
+			}
+		}
+	}
 }

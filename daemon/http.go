@@ -150,7 +150,7 @@ func (d *Daemon) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(derr.Code), derr)
 		return
 	}
-	scopes, derr := resolveScopes(profile, p, q.Get(wire.ParamScope))
+	scopes, derr := d.resolveScopes(profile, p, q.Get(wire.ParamScope))
 	if derr != nil {
 		writeError(w, http.StatusBadRequest, derr)
 		return
@@ -207,14 +207,18 @@ func (d *Daemon) resolveProfile(name string) (string, *config.Profile, *replyErr
 		return "", nil, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("%q is not a valid profile name", name)}
 	}
 	if p == nil {
+		add := fmt.Sprintf("run `lwtoken-helperd setup --profile %s ...`", name)
+		if key, cs, ok := d.secretFiles(name); ok {
+			add = fmt.Sprintf("add profile %s to %s and put its files %s and %s", name, d.opts.ConfigPath, key, cs)
+		}
 		return "", nil, &replyError{Code: wire.CodeNotConfigured, Msg: fmt.Sprintf("profile %q is not configured", name),
-			Hint: fmt.Sprintf("run `lwtoken-helperd setup --profile %s ...`, or pick one of: %s", name, strings.Join(cfg.Names(), ", "))}
+			Hint: fmt.Sprintf("%s, or pick one of: %s", add, strings.Join(cfg.Names(), ", "))}
 	}
 	return name, p, nil
 }
 
 // resolveScopes returns the scopes asked for, which must be within the profile's.
-func resolveScopes(name string, p *config.Profile, asked string) ([]string, *replyError) {
+func (d *Daemon) resolveScopes(name string, p *config.Profile, asked string) ([]string, *replyError) {
 	if asked == "" {
 		return lwauth.ParseScopes(strings.Join(p.Scopes, " ")), nil
 	}
@@ -231,8 +235,12 @@ func resolveScopes(name string, p *config.Profile, asked string) ([]string, *rep
 	}
 	for _, s := range scopes {
 		if !allowed[s] {
+			add := fmt.Sprintf("add it with `lwtoken-helperd setup --profile %s --scope ...`", name)
+			if _, _, ok := d.secretFiles(name); ok {
+				add = fmt.Sprintf("add it to the scopes of profile %s in %s", name, d.opts.ConfigPath)
+			}
 			return nil, &replyError{Code: wire.CodeBadRequest, Msg: fmt.Sprintf("scope %q is not among profile %q's scopes (%s)", s, name, strings.Join(p.Scopes, " ")),
-				Hint: fmt.Sprintf("ask for a subset, or add it with `lwtoken-helperd setup --profile %s --scope ...`", name)}
+				Hint: "ask for a subset, or " + add}
 		}
 	}
 	return scopes, nil

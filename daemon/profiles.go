@@ -64,7 +64,7 @@ func (d *Daemon) withRejected(next http.HandlerFunc) http.HandlerFunc {
 		if fp := q.Get(wire.ParamRejected); fp != "" {
 			profile, p, derr := d.resolveProfile(q.Get(wire.ParamProfile))
 			if derr == nil {
-				if scopes, derr := resolveScopes(profile, p, q.Get(wire.ParamScope)); derr == nil {
+				if scopes, derr := d.resolveScopes(profile, p, q.Get(wire.ParamScope)); derr == nil {
 					peer, _ := peerFrom(r.Context())
 					d.broker.reportRejected(profile, scopes, fp, peer.PID)
 				}

@@ -372,7 +372,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 	res := &wire.Revoked{Profile: profile}
 	if len(list) == 0 {
 		if kerr != nil {
-			return nil, classify(profile, kerr)
+			return nil, d.classify(profile, kerr)
 		}
 		return res, nil
 	}
@@ -385,7 +385,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 		}
 	}
 	if credErr != nil {
-		return nil, classify(profile, credErr)
+		return nil, d.classify(profile, credErr)
 	}
 	var failed error
 	var fps []string
@@ -429,7 +429,7 @@ func (d *Daemon) revoke(ctx context.Context, profile string, p *config.Profile) 
 		return res, revokeError(profile, revoked, revoked+failures, failed)
 	}
 	if kerr != nil {
-		e := classify(profile, kerr)
+		e := d.classify(profile, kerr)
 		e.Msg = fmt.Sprintf("revoked %d tokens of profile %q at line works, but the keyring failed: %s", revoked, profile, e.Msg)
 		if recErr == nil {
 			e.Msg += "; no token stored until now will be served again"

@@ -448,7 +448,7 @@ func TestSecretCarryingTypesNeverPrint(t *testing.T) {
 		Scope: []string{"bot"}, ExpiresIn: time.Hour, IssuedAt: time.Now(), Expiry: time.Now().Add(time.Hour)}
 	ct := cachedToken{Access: secret.New(access), TokenType: "Bearer", Scope: "bot", ClientID: clientID}
 	cc := credsCache{creds: cr}
-	derr := classify("default", &lwauth.Error{Op: "token request", StatusCode: 401, Code: "invalid_client"})
+	derr := (&Daemon{secrets: keystore.NewMemory()}).classify("default", &lwauth.Error{Op: "token request", StatusCode: 401, Code: "invalid_client"})
 	values := []any{cr, &cr, lt, &lt, ct, &ct, cc, &cc, []any{cr, lt, ct}, map[string]any{"c": cr},
 		struct{ c lwauth.Credentials }{cr}, struct{ t lwauth.Token }{lt}, struct{ t *cachedToken }{&ct}, derr}
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
