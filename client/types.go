@@ -68,7 +68,7 @@ const (
 	HealthOK       Health = "ok"       // the last attempt worked, or none was needed
 	HealthRenewing Health = "renewing" // a token request to LINE WORKS is in flight
 	HealthRetrying Health = "retrying" // LINE WORKS failed or was unreachable; the daemon backs off and retries
-	HealthRejected Health = "rejected" // LINE WORKS refused the credentials; nothing is retried until setup changes them
+	HealthRejected Health = "rejected" // LINE WORKS refused the credentials; asked again every 15 min, sooner when they change
 )
 
 // Status is the daemon's state: who it is and every token it caches. It holds no secret.

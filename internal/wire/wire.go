@@ -86,7 +86,7 @@ const (
 	HealthOK       = "ok"       // the last attempt worked, or none was needed
 	HealthRenewing = "renewing" // a token request to LINE WORKS is in flight
 	HealthRetrying = "retrying" // a transient failure; the daemon backs off and retries
-	HealthRejected = "rejected" // LINE WORKS refused the credentials; not retried until they change
+	HealthRejected = "rejected" // LINE WORKS refused the credentials; asked again every 15 min, sooner when they change
 )
 
 // Error is every non-2xx reply body.
