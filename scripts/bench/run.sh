@@ -215,7 +215,8 @@ seed=("$PY" "$work/seed.py" "$work/private.key" "$client_id" "$sa" "$work/secret
 "${seed[@]}" >"$work/seed.out" || die "the seed script failed"
 
 has_prompt=""
-if lwtoken-helper help 2>/dev/null | grep -qE '^ +prompt '; then has_prompt=1; fi
+help_out=$(lwtoken-helper help 2>/dev/null) || true # read whole: grep -q on a pipe may kill the writer (SIGPIPE, pipefail)
+if grep -qE '^ +prompt ' <<<"$help_out"; then has_prompt=1; fi
 
 # ---- 3. footprint at rest, then the cold herd ------------------------------------------------
 sleep 1
