@@ -240,9 +240,17 @@ func TestRecipeDockerfile(t *testing.T) {
 	if err := (&testsecretdir.Kubelet{Dir: filepath.Join(final, filepath.Dir(configAt))}).Write(map[string][]byte{filepath.Base(configAt): cfg}); err != nil {
 		t.Fatal(err)
 	}
+	// The socket's volume as docs/containers.md has it for Docker: a host directory of the
+	// image's uid, mode 0700 (a fresh named volume would be root's, as the image has no such
+	// directory, and the daemon could not make its own directory in it).
 	run := filepath.Join(final, filepath.Dir(filepath.Dir(sockAt)))
-	os.MkdirAll(run, 0o777)
-	os.Chmod(run, 0o777)
+	os.MkdirAll(filepath.Dir(run), 0o755)
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(run, uid, gid); err != nil {
+		t.Fatalf("chown (needs root, as CI runs it): %v", err)
+	}
 	os.MkdirAll(filepath.Join(final, "tmp"), 0o777)
 	chrootBin, err := exec.LookPath("chroot")
 	if err != nil {
