@@ -4,8 +4,9 @@
 # daemon sees the old file or the new one, never half of one; it notices the rename within
 # about a tenth of a second and mints with the new secrets, without a restart.
 #
-# Run the agent as root or as the daemon's user, with /run/secrets/lineworks a directory
-# only that user (or root) can write: the daemon refuses files others could change.
+# Run the agent as the daemon's user (as root only if the daemon runs as root too: the files
+# are 0400, readable by their owner alone), with /run/secrets/lineworks a directory only that
+# user (or root) can write: the daemon refuses files others could change.
 # Store the secrets with, e.g.:
 #   vault kv put secret/lineworks/default private_key=@private_20240101.key client_secret=@client-secret.txt
 # e2e/recipes_test.go renders these templates the way the agent does and runs the daemon on them.
