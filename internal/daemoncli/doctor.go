@@ -446,9 +446,14 @@ func (d *doctor) checkDaemon(ctx context.Context) []checkResult {
 		}
 		switch e.Health {
 		case client.HealthRejected:
+			redo := fmt.Sprintf("`%s setup --profile %s ...`", prog, e.Profile)
+			if d.dir != nil {
+				redo = fmt.Sprintf("correct the config or the files %s and %s (the daemon picks changed files up without a restart)",
+					d.dir.Locate(keystore.PrivateKeyKey(e.Profile)), d.dir.Locate(keystore.ClientSecretKey(e.Profile)))
+			}
 			out = append(out, checkResult{name: "tokens", level: levelFail,
 				msg: fmt.Sprintf("profile %s: line works rejects the credentials: %s", e.Profile, e.LastError),
-				fix: fmt.Sprintf("check the client id, secret, service account and key in the developer console, then `%s setup --profile %s ...`", prog, e.Profile)})
+				fix: "check the client id, secret, service account and key in the developer console, then " + redo})
 		case client.HealthRetrying:
 			out = append(out, checkResult{name: "tokens", level: levelWarn,
 				msg: fmt.Sprintf("profile %s: token requests are failing (%d in a row): %s", e.Profile, e.ConsecutiveFailures, e.LastError),

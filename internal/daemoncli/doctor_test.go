@@ -345,6 +345,19 @@ func TestDoctorDaemonAndTokens(t *testing.T) {
 		!strings.Contains(lines["tokens"], "warn  tokens    profile ops: token requests are failing (3 in a row): 503") {
 		t.Fatalf("tokens:\n%s", lines["tokens"])
 	}
+
+	// The files mode has no setup step: the fix names the files instead.
+	creds := filepath.Join(f.dir, "creds")
+	os.Mkdir(creds, 0o700)
+	dir, err := keystore.NewDir(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.dir = dir
+	_, lines, _ = f.run(t)
+	if tl := lines["tokens"]; strings.Contains(tl, "setup") || !strings.Contains(tl, filepath.Join(creds, "default.private-key")) {
+		t.Fatalf("tokens in the files mode:\n%s", tl)
+	}
 }
 
 func TestDoctorService(t *testing.T) {
