@@ -13,10 +13,6 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +26,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -43,11 +40,6 @@ const (
 		"Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 )
 
-var (
-	benchKeyOnce sync.Once
-	benchKey     *rsa.PrivateKey
-)
-
 // benchDaemon is a daemon on a real socket with an in-memory keyring and the fake token
 // endpoint, logging like `lwtoken-helperd run` does (text, info) but to io.Discard.
 type benchDaemon struct {
@@ -59,13 +51,6 @@ type benchDaemon struct {
 
 func startBenchDaemon(tb testing.TB) *benchDaemon {
 	tb.Helper()
-	benchKeyOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		benchKey = k
-	})
 	var undo []func() // run in reverse by stop
 	stop := sync.OnceFunc(func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -75,7 +60,7 @@ func startBenchDaemon(tb testing.TB) *benchDaemon {
 	tb.Cleanup(stop)
 
 	fake := lwfake.NewServer(tb, lwfake.App{ClientID: benchClientID, ClientSecret: benchSecret,
-		ServiceAccount: benchSA, PublicKey: &benchKey.PublicKey, Scopes: []string{"bot", "user.read"}})
+		ServiceAccount: benchSA, PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot", "user.read"}})
 	undo = append(undo, fake.Close)
 	// Not tb.TempDir(): its path can exceed the 104-byte socket path limit on macOS.
 	dir, err := os.MkdirTemp("", "lwbench")
@@ -90,12 +75,8 @@ func startBenchDaemon(tb testing.TB) *benchDaemon {
 		tb.Fatal(err)
 	}
 	store := keystore.NewMemory()
-	der, err := x509.MarshalPKCS8PrivateKey(benchKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ctx := context.Background()
-	store.Set(ctx, keystore.PrivateKeyKey("default"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	store.Set(ctx, keystore.PrivateKeyKey("default"), testkey.PEM(testkey.App()))
 	store.Set(ctx, keystore.ClientSecretKey("default"), []byte(benchSecret))
 
 	sock := filepath.Join(dir, "run", "sock")

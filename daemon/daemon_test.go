@@ -3,10 +3,6 @@ package daemon
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -21,26 +17,11 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
-
-var (
-	keyOnce sync.Once
-	testKey *rsa.PrivateKey
-)
-
-func key(t testing.TB) *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		var err error
-		testKey, err = rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-	})
-	return testKey
-}
 
 const (
 	clientID = "client-1"
@@ -84,7 +65,7 @@ func (s slowStore) Get(ctx context.Context, key string) ([]byte, error) {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	k := key(t)
+	k := testkey.App()
 	h := &harness{t: t, store: keystore.NewMemory(), clock: &clock{}}
 	h.fake = lwfake.NewServer(t, lwfake.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
 		PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
@@ -99,9 +80,8 @@ func newHarness(t *testing.T) *harness {
 	h.writeConfig(&config.Config{Profiles: map[string]*config.Profile{
 		"default": {ClientID: clientID, ServiceAccount: sa, Scopes: []string{"bot", "user.read"}, AuthURL: h.fake.AuthURL},
 	}})
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	ctx := context.Background()
-	h.store.Set(ctx, keystore.PrivateKeyKey("default"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	h.store.Set(ctx, keystore.PrivateKeyKey("default"), testkey.PEM(k))
 	h.store.Set(ctx, keystore.ClientSecretKey("default"), []byte(cs))
 	h.c = &client.Client{SocketPath: h.sock, Timeout: 20 * time.Second}
 	h.start()

@@ -5,10 +5,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"log/slog"
 	"os"
@@ -21,6 +17,7 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testsecretdir"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
@@ -52,19 +49,6 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-func pemOf(k *rsa.PrivateKey) []byte {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func newKey(t *testing.T) *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // startFiles starts a daemon on a kubelet-projected Secret volume holding files, with the
@@ -139,10 +123,10 @@ func fp(tok string) string { return secret.New(tok).Fingerprint() }
 // with the new ones without a restart, keeps serving the old token until then, and the time
 // from the ..data swap to the new token is measured.
 func TestFilesRotationKubelet(t *testing.T) {
-	oldKey, newK := key(t), newKey(t)
+	oldKey, newK := testkey.App(), testkey.Other()
 	app := lwfake.App{ClientID: clientID, ClientSecret: "secret-old", ServiceAccount: sa, PublicKey: &oldKey.PublicKey, Scopes: []string{"bot"}}
 	e := startFiles(t, app, filepath.Join(t.TempDir(), "lineworks"),
-		map[string][]byte{"default.private-key": pemOf(oldKey), "default.client-secret": []byte("secret-old\n")})
+		map[string][]byte{"default.private-key": testkey.PEM(oldKey), "default.client-secret": []byte("secret-old\n")})
 	t1, err := e.token("")
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +143,7 @@ func TestFilesRotationKubelet(t *testing.T) {
 			swapped = time.Now()
 		}
 	}
-	if err := e.kw.Write(map[string][]byte{"default.private-key": pemOf(newK), "default.client-secret": []byte("secret-new\n")}); err != nil {
+	if err := e.kw.Write(map[string][]byte{"default.private-key": testkey.PEM(newK), "default.client-secret": []byte("secret-new\n")}); err != nil {
 		t.Fatal(err)
 	}
 	// While the new token is being minted, the old one is served.
@@ -190,11 +174,11 @@ func TestFilesRotationKubelet(t *testing.T) {
 // rejection; the corrected files, renamed over the old ones as a Vault or OpenBao Agent
 // does, end that backoff at once.
 func TestFilesRejectedBackoffResetByRenameOver(t *testing.T) {
-	oldKey, newK := key(t), newKey(t)
+	oldKey, newK := testkey.App(), testkey.Other()
 	app := lwfake.App{ClientID: clientID, ClientSecret: "secret-new", ServiceAccount: sa, PublicKey: &newK.PublicKey, Scopes: []string{"bot"}}
 	dir := filepath.Join(t.TempDir(), "rendered")
 	os.Mkdir(dir, 0o700)
-	os.WriteFile(filepath.Join(dir, "default.private-key"), pemOf(oldKey), 0o400)
+	os.WriteFile(filepath.Join(dir, "default.private-key"), testkey.PEM(oldKey), 0o400)
 	os.WriteFile(filepath.Join(dir, "default.client-secret"), []byte("secret-old"), 0o400)
 	e := startFiles(t, app, dir, nil)
 	_, err := e.token("")
@@ -212,7 +196,7 @@ func TestFilesRejectedBackoffResetByRenameOver(t *testing.T) {
 	if err := testsecretdir.RenameOver(dir, "default.client-secret", []byte("secret-new\n"), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	if err := testsecretdir.RenameOver(dir, "default.private-key", pemOf(newK), 0o400); err != nil {
+	if err := testsecretdir.RenameOver(dir, "default.private-key", testkey.PEM(newK), 0o400); err != nil {
 		t.Fatal(err)
 	}
 	var picked time.Duration
@@ -233,10 +217,10 @@ func TestFilesRejectedBackoffResetByRenameOver(t *testing.T) {
 // names the file (exit 4 at the client); the other profile keeps working, and the daemon
 // stays up. A fixed file is picked up without a restart.
 func TestFilesPerProfileErrors(t *testing.T) {
-	k := key(t)
+	k := testkey.App()
 	app := lwfake.App{ClientID: clientID, ClientSecret: "secret-1", ServiceAccount: sa, PublicKey: &k.PublicKey, Scopes: []string{"bot"}}
 	dir := filepath.Join(t.TempDir(), "lineworks")
-	good := map[string][]byte{"default.private-key": pemOf(k), "default.client-secret": []byte("secret-1")}
+	good := map[string][]byte{"default.private-key": testkey.PEM(k), "default.client-secret": []byte("secret-1")}
 	e := startFiles(t, app, dir, good)
 	for _, c := range []struct {
 		name  string
@@ -245,10 +229,10 @@ func TestFilesPerProfileErrors(t *testing.T) {
 		want  string
 	}{
 		{"missing", nil, nil, "other.private-key: no such file"},
-		{"missing secret", map[string][]byte{"other.private-key": pemOf(k)}, nil, "other.client-secret: no such file"},
+		{"missing secret", map[string][]byte{"other.private-key": testkey.PEM(k)}, nil, "other.client-secret: no such file"},
 		{"malformed key", map[string][]byte{"other.private-key": []byte("-----BEGIN PRIVATE KEY-----\nnot a key\n"), "other.client-secret": []byte("x")}, nil,
 			"other.private-key: not a usable private key"},
-		{"world-writable", map[string][]byte{"other.private-key": pemOf(k), "other.client-secret": []byte("x")}, map[string]os.FileMode{"other.private-key": 0o666},
+		{"world-writable", map[string][]byte{"other.private-key": testkey.PEM(k), "other.client-secret": []byte("x")}, map[string]os.FileMode{"other.private-key": 0o666},
 			"which is writable by other users (mode 0666)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -282,7 +266,7 @@ func TestFilesPerProfileErrors(t *testing.T) {
 	}
 	// Fixed: picked up without a restart, no backoff to wait out.
 	e.kw.Modes = nil
-	files := map[string][]byte{"other.private-key": pemOf(k), "other.client-secret": []byte("secret-1")}
+	files := map[string][]byte{"other.private-key": testkey.PEM(k), "other.client-secret": []byte("secret-1")}
 	for n, b := range good {
 		files[n] = b
 	}
@@ -295,10 +279,10 @@ func TestFilesPerProfileErrors(t *testing.T) {
 // The files mode has no setup step: the hints for a profile or scope that is not configured
 // name the config file and the secret files instead.
 func TestFilesHintsNameTheConfigAndFiles(t *testing.T) {
-	k := key(t)
+	k := testkey.App()
 	app := lwfake.App{ClientID: clientID, ClientSecret: "secret-1", ServiceAccount: sa, PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read"}}
 	dir := filepath.Join(t.TempDir(), "lineworks")
-	e := startFiles(t, app, dir, map[string][]byte{"default.private-key": pemOf(k), "default.client-secret": []byte("secret-1")})
+	e := startFiles(t, app, dir, map[string][]byte{"default.private-key": testkey.PEM(k), "default.client-secret": []byte("secret-1")})
 	cfg := e.d.opts.ConfigPath
 	for _, c := range []struct {
 		req  client.TokenRequest

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
@@ -25,7 +24,7 @@ import (
 
 // fuzzDaemon is a daemon (not listening) with two profiles against a fake endpoint.
 func fuzzDaemon(f *testing.F) (*Daemon, *lwfake.Server, []byte) {
-	k := key(f)
+	k := testkey.App()
 	fake := lwfake.NewServer(f, lwfake.App{ClientID: clientID, ClientSecret: cs, ServiceAccount: sa,
 		PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
 	dir := f.TempDir()
@@ -36,8 +35,7 @@ func fuzzDaemon(f *testing.F) (*Daemon, *lwfake.Server, []byte) {
 	}}); err != nil {
 		f.Fatal(err)
 	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	keyPEM := testkey.PEM(k)
 	store := keystore.NewMemory()
 	for _, p := range []string{"default", "other"} {
 		store.Set(context.Background(), keystore.PrivateKeyKey(p), keyPEM)

@@ -26,6 +26,7 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -441,7 +442,7 @@ func TestAuditLinePerTokenServed(t *testing.T) {
 // nested where fmt can only use reflection, with every verb, through slog (text and JSON)
 // and json.Marshal.
 func TestSecretCarryingTypesNeverPrint(t *testing.T) {
-	k := key(t)
+	k := testkey.App()
 	const access, refresh = "access-TOKEN-0123456789abcdef", "refresh-TOKEN-fedcba9876543210"
 	cr := lwauth.Credentials{ClientID: clientID, ServiceAccount: sa, ClientSecret: secret.New(cs), PrivateKey: k}
 	lt := lwauth.Token{AccessToken: secret.New(access), RefreshToken: secret.New(refresh), TokenType: "Bearer",

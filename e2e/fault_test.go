@@ -10,11 +10,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +28,7 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
@@ -433,7 +430,7 @@ func TestFaultDNSFailure(t *testing.T) {
 	// the way the daemon stores it.
 	cl := &lwauth.Client{AuthURL: x.fake.AuthURL}
 	lt, err := cl.Token(context.Background(), lwauth.Credentials{ClientID: x.clientID, ServiceAccount: "bot.serviceaccount@example.com",
-		ClientSecret: secret.New(x.secret), PrivateKey: testKey()}, []string{"bot", "user.read"})
+		ClientSecret: secret.New(x.secret), PrivateKey: testkey.App()}, []string{"bot", "user.read"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,13 +490,8 @@ func TestFaultDNSFailure(t *testing.T) {
 // ---- 2. rejections -------------------------------------------------------------------
 
 func TestFaultRejections(t *testing.T) {
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(other)
 	otherKey := filepath.Join(t.TempDir(), "other.key")
-	os.WriteFile(otherKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	os.WriteFile(otherKey, testkey.PEM(testkey.Other()), 0o600)
 	for _, rc := range []struct {
 		name        string
 		breakArgs   []string // setup arguments that break the profile

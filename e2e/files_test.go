@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -20,6 +18,7 @@ import (
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testsecretdir"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -90,10 +89,7 @@ func TestFilesModeRealDaemon(t *testing.T) {
 
 	// Rotation: a new key pair and client secret registered in the console, the old ones
 	// rejected from now on; kubelet then projects the new Secret into the volume.
-	newKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newKey := testkey.Other()
 	der, _ := x509.MarshalPKCS8PrivateKey(newKey)
 	newSecret := x.secret + "-rotated"
 	if err := x.fake.AddApp(lwfake.App{ClientID: x.clientID, ClientSecret: newSecret, ServiceAccount: "bot.serviceaccount@example.com",

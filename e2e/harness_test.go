@@ -9,9 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +23,7 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testkeyring"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -74,21 +72,6 @@ func run(m *testing.M) int {
 
 var keyring *testkeyring.Env
 
-var (
-	keyOnce sync.Once
-	rsaKey  *rsa.PrivateKey
-)
-
-func testKey() *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-	})
-	return rsaKey
-}
-
 // h is one test's world: a fake endpoint, files, a socket, a unique profile name (the
 // keyring is shared by the tests of this package), and everything the processes printed.
 type h struct {
@@ -124,7 +107,7 @@ func newH(t *testing.T) *h {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	k := testKey()
+	k := testkey.App()
 	sec := make([]byte, 18)
 	rand.Read(sec)
 	x := &h{t: t, dir: dir, logMu: &sync.Mutex{}, daemonLog: &bytes.Buffer{},
@@ -134,9 +117,8 @@ func newH(t *testing.T) *h {
 	}
 	x.fake = lwfake.NewServer(t, lwfake.App{ClientID: x.clientID, ClientSecret: x.secret,
 		ServiceAccount: "bot.serviceaccount@example.com", PublicKey: &k.PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}})
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	x.keyFile = filepath.Join(dir, "private.key")
-	os.WriteFile(x.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	os.WriteFile(x.keyFile, testkey.PEM(k), 0o600)
 	x.secretFile = filepath.Join(dir, "secret.txt")
 	os.WriteFile(x.secretFile, []byte(x.secret+"\n"), 0o600)
 	x.config = filepath.Join(dir, "config.toml")

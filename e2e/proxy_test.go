@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
@@ -87,7 +88,7 @@ func (p *connectProxy) tunnels() []string {
 func TestProxyFromEnvironment(t *testing.T) {
 	x := newH(t)
 	fake, err := lwfake.New(lwfake.App{ClientID: x.clientID, ClientSecret: x.secret,
-		ServiceAccount: "bot.serviceaccount@example.com", PublicKey: &testKey().PublicKey, Scopes: []string{"bot", "user.read"}})
+		ServiceAccount: "bot.serviceaccount@example.com", PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot", "user.read"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testsecretdir"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
@@ -613,7 +614,7 @@ func TestRecipeKubernetes(t *testing.T) {
 // fakeApp is x's app at the fake with another client secret (a rotation in the console).
 func fakeApp(x *h, secret string) lwfake.App {
 	return lwfake.App{ClientID: x.clientID, ClientSecret: secret, ServiceAccount: "bot.serviceaccount@example.com",
-		PublicKey: &testKey().PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}}
+		PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot", "user.read", "directory.read"}}
 }
 
 // ---- Vault / OpenBao Agent

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -672,7 +673,7 @@ func newLeakCheck(x *h, tokens []string) *leakCheck {
 	for _, tok := range tokens {
 		lc.needles[tok] = "an access token"
 	}
-	k := testKey()
+	k := testkey.App()
 	lc.needles[k.D.String()[:24]] = "the private exponent"
 	lc.needles[k.Primes[0].String()[:24]] = "a prime of the key"
 	lc.needles[hex.EncodeToString(k.D.Bytes()[:12])] = "the private exponent in hex"

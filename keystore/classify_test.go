@@ -10,6 +10,8 @@ import (
 
 	dbus "github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 func TestClassify(t *testing.T) {
@@ -95,7 +97,7 @@ func TestHint(t *testing.T) {
 }
 
 func TestCheckSizeDarwin(t *testing.T) {
-	rsa2048, rsa4096 := rsaPEMs(t)
+	rsa2048, rsa4096 := testkey.PEM(testkey.App()), testkey.PEM(testkey.Sized(4096))
 	key := PrivateKeyKey("default")
 	if err := checkSize("darwin", Service, key, len(rsa2048)); err != nil {
 		t.Errorf("RSA-2048 PEM (%d bytes) rejected on darwin: %v", len(rsa2048), err)

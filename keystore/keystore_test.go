@@ -3,11 +3,7 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/testkeyring"
 )
 
@@ -46,34 +43,6 @@ func TestMain(m *testing.M) {
 const serviceForTests = "lwtoken-helper-keystore-test"
 
 func newKeyring() *Keyring { return &Keyring{Service: serviceForTests} }
-
-var (
-	pemOnce          sync.Once
-	pem2048, pem4096 []byte
-)
-
-func rsaPEMs(t *testing.T) (rsa2048, rsa4096 []byte) {
-	t.Helper()
-	pemOnce.Do(func() {
-		for _, bits := range []int{2048, 4096} {
-			k, err := rsa.GenerateKey(rand.Reader, bits)
-			if err != nil {
-				panic(err)
-			}
-			der, err := x509.MarshalPKCS8PrivateKey(k)
-			if err != nil {
-				panic(err)
-			}
-			p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-			if bits == 2048 {
-				pem2048 = p
-			} else {
-				pem4096 = p
-			}
-		}
-	})
-	return pem2048, pem4096
-}
 
 // assertNoValue fails if err's text contains value or a sizeable piece of it.
 func assertNoValue(t *testing.T, err error, value []byte) {
@@ -116,7 +85,7 @@ func ctxT(t *testing.T) context.Context {
 
 // testStore is the contract every Store must keep; it runs against Keyring and Memory.
 func testStore(t *testing.T, s Store, prefix string) {
-	rsa2048, rsa4096 := rsaPEMs(t)
+	rsa2048, rsa4096 := testkey.PEM(testkey.App()), testkey.PEM(testkey.Sized(4096))
 	binary := make([]byte, 256)
 	for i := range binary {
 		binary[i] = byte(i)

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 const (
@@ -30,19 +32,6 @@ const (
 )
 
 var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-
-var (
-	appKey   = sync.OnceValue(func() *rsa.PrivateKey { return genKey() })
-	otherKey = sync.OnceValue(func() *rsa.PrivateKey { return genKey() })
-)
-
-func genKey() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
 
 // clock is a settable clock for the fake.
 type clock struct {
@@ -67,9 +56,9 @@ func newTestServer(t *testing.T) (*Server, *clock) {
 	t.Helper()
 	s := NewServer(t,
 		App{ClientID: clientID, ClientSecret: clientSecret, ServiceAccount: serviceAccount,
-			PublicKey: &appKey().PublicKey, Scopes: []string{"bot", "user.read,directory.read"}},
+			PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot", "user.read,directory.read"}},
 		App{ClientID: otherClientID, ClientSecret: otherSecret, ServiceAccount: "other.serviceaccount@example.com",
-			PublicKey: &otherKey().PublicKey, Scopes: []string{"bot"}},
+			PublicKey: &testkey.Other().PublicKey, Scopes: []string{"bot"}},
 	)
 	c := &clock{now: t0}
 	s.SetNow(c.Now)
@@ -151,7 +140,7 @@ func TestTokenChecks(t *testing.T) {
 	now := t0.Unix()
 	tokenPath := AuthPath + "/token"
 	withForm := func(f func(url.Values)) request {
-		form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
+		form := goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))
 		f(form)
 		return formRequest(tokenPath, form)
 	}
@@ -159,10 +148,10 @@ func TestTokenChecks(t *testing.T) {
 		return withForm(func(f url.Values) { f.Set("assertion", a) })
 	}
 	withClaims := func(c string) request {
-		return withAssertion(sign(appKey(), goodHeader, c, base64.RawURLEncoding))
+		return withAssertion(sign(testkey.App(), goodHeader, c, base64.RawURLEncoding))
 	}
 	withHeader := func(h string) request {
-		return withAssertion(sign(appKey(), h, goodClaims(), base64.RawURLEncoding))
+		return withAssertion(sign(testkey.App(), h, goodClaims(), base64.RawURLEncoding))
 	}
 	hs256 := func() string {
 		enc := base64.RawURLEncoding
@@ -178,7 +167,7 @@ func TestTokenChecks(t *testing.T) {
 	// stdBase64 re-signs until standard base64 differs from base64url (it almost always does).
 	stdBase64 := func() string {
 		for i := int64(0); ; i++ {
-			a := sign(appKey(), goodHeader, claims(clientID, serviceAccount, now-10-i, now+600), base64.RawStdEncoding)
+			a := sign(testkey.App(), goodHeader, claims(clientID, serviceAccount, now-10-i, now+600), base64.RawStdEncoding)
 			if strings.ContainsAny(a, "+/") {
 				return a
 			}
@@ -240,7 +229,7 @@ func TestTokenChecks(t *testing.T) {
 		{"missing assertion", withForm(func(f url.Values) { f.Del("assertion") }), 400, "invalid_request", "missing assertion"},
 
 		{"two segments", withAssertion("abc.def"), 400, "invalid_grant", "three dot-separated segments"},
-		{"padded base64", withAssertion(sign(appKey(), goodHeader, goodClaims(), base64.URLEncoding)), 400, "invalid_grant", "padded"},
+		{"padded base64", withAssertion(sign(testkey.App(), goodHeader, goodClaims(), base64.URLEncoding)), 400, "invalid_grant", "padded"},
 		{"standard base64", withAssertion(stdBase64()), 400, "invalid_grant", "standard base64"},
 		{"not base64", withAssertion("a*b.c.d"), 400, "invalid_grant", "not base64url"},
 		{"header not json", withHeader(`alg=RS256`), 400, "invalid_grant", "header: not a JSON object"},
@@ -248,9 +237,9 @@ func TestTokenChecks(t *testing.T) {
 		{"alg none", withAssertion(algNone()), 400, "invalid_grant", "alg must be RS256"},
 		{"alg RS512", withHeader(`{"alg":"RS512","typ":"JWT"}`), 400, "invalid_grant", "alg must be RS256"},
 		{"missing typ", withHeader(`{"alg":"RS256"}`), 400, "invalid_grant", "typ must be JWT"},
-		{"wrong key", withAssertion(sign(otherKey(), goodHeader, goodClaims(), base64.RawURLEncoding)), 400, "invalid_grant", "signature does not verify"},
+		{"wrong key", withAssertion(sign(testkey.Other(), goodHeader, goodClaims(), base64.RawURLEncoding)), 400, "invalid_grant", "signature does not verify"},
 		{"tampered claims", func() request {
-			a := strings.Split(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding), ".")
+			a := strings.Split(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding), ".")
 			a[1] = base64.RawURLEncoding.EncodeToString([]byte(claims(clientID, serviceAccount, now-10, now+601)))
 			return withAssertion(strings.Join(a, "."))
 		}(), 400, "invalid_grant", "signature does not verify"},
@@ -315,7 +304,7 @@ func TestTokenChecks(t *testing.T) {
 
 func TestSuccessBody(t *testing.T) {
 	s, _ := newTestServer(t)
-	_, header, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, header, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q", ct)
 	}
@@ -336,7 +325,7 @@ func TestSuccessBody(t *testing.T) {
 func TestErrorStyleAndNotFound(t *testing.T) {
 	s, _ := newTestServer(t)
 	s.SetErrorStyle("lineworks")
-	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
+	form := goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))
 	form.Set("client_secret", "wrong")
 	status, _, body := formRequest(AuthPath+"/token", form).do(t, s)
 	if status != 401 || body["code"] != "INVALID_CLIENT" || body["description"] == "" || body["error"] != nil {
@@ -361,7 +350,7 @@ func TestErrorStyleAndNotFound(t *testing.T) {
 
 // tokenRequest sends a good JWT-bearer request with ctx.
 func tokenRequest(ctx context.Context, s *Server) (*http.Response, error) {
-	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
+	form := goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))
 	req, err := http.NewRequestWithContext(ctx, "POST", s.AuthURL+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
@@ -381,7 +370,7 @@ func TestFailNext(t *testing.T) {
 		s, _ := newTestServer(t)
 		s.FailNext(2, Failure{Status: 429, RetryAfter: "30"})
 		for i := range 3 {
-			req := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding)))
+			req := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding)))
 			status, header, body := req.do(t, s)
 			want := 429
 			if i == 2 {
@@ -511,7 +500,7 @@ func TestLifetimeAndValid(t *testing.T) {
 	s, clk := newTestServer(t)
 	s.SetLifetime(time.Hour)
 	s.SetExpiresInNumber(true)
-	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	if body["expires_in"] != float64(3600) {
 		t.Fatalf("expires_in %#v, want the number 3600", body["expires_in"])
 	}
@@ -528,7 +517,7 @@ func TestLifetimeAndValid(t *testing.T) {
 
 func TestRefreshGrant(t *testing.T) {
 	s, clk := newTestServer(t)
-	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	rt := body["refresh_token"].(string)
 	refresh := func(id, secret, token string) url.Values {
 		return url.Values{"grant_type": {"refresh_token"}, "client_id": {id}, "client_secret": {secret}, "refresh_token": {token}}
@@ -562,7 +551,7 @@ func TestRefreshGrant(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	s, _ := newTestServer(t)
-	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	access, rt := body["access_token"].(string), body["refresh_token"].(string)
 	revoke := func(id, secret, token string) request {
 		return formRequest(AuthPath+"/revoke", url.Values{"client_id": {id}, "client_secret": {secret}, "token": {token}, "token_type_hint": {"access_token"}})
@@ -600,7 +589,7 @@ func TestRevoke(t *testing.T) {
 // mint gets an access token from s for the default app with scope.
 func mint(t *testing.T, s *Server, scope string) string {
 	t.Helper()
-	form := goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))
+	form := goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))
 	form.Set("scope", scope)
 	status, _, body := formRequest(AuthPath+"/token", form).do(t, s)
 	if status != 200 {
@@ -757,7 +746,7 @@ func TestOnRequest(t *testing.T) {
 		events = append(events, e)
 		mu.Unlock()
 	})
-	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
+	_, _, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s)
 	form := goodForm("x.y.z")
 	form.Set("client_secret", "wrong")
 	formRequest(AuthPath+"/token", form).do(t, s)
@@ -813,7 +802,7 @@ func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 // New returns a fake that serves as a plain http.Handler, for a listener of the
 // caller's own; Start then serves it on loopback once.
 func TestNewAndStart(t *testing.T) {
-	h, err := New(App{ClientID: clientID, PublicKey: &appKey().PublicKey})
+	h, err := New(App{ClientID: clientID, PublicKey: &testkey.App().PublicKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -840,7 +829,7 @@ func TestNewAndStart(t *testing.T) {
 	if err := h.Start(); err == nil {
 		t.Error("Start after Close succeeded")
 	}
-	for _, app := range []App{{ClientID: "x"}, {PublicKey: &appKey().PublicKey}} {
+	for _, app := range []App{{ClientID: "x"}, {PublicKey: &testkey.App().PublicKey}} {
 		if _, err := New(app); err == nil {
 			t.Errorf("New accepted %+v", app)
 		}
@@ -851,13 +840,13 @@ func TestNewAndStart(t *testing.T) {
 func TestAddApp(t *testing.T) {
 	s := NewServer(t)
 	s.SetNow(func() time.Time { return t0 })
-	if status, _, _ := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 401 {
+	if status, _, _ := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 401 {
 		t.Fatalf("before AddApp: %d", status)
 	}
-	if err := s.AddApp(App{ClientID: clientID, ClientSecret: clientSecret, ServiceAccount: serviceAccount, PublicKey: &appKey().PublicKey, Scopes: []string{"bot user.read"}}); err != nil {
+	if err := s.AddApp(App{ClientID: clientID, ClientSecret: clientSecret, ServiceAccount: serviceAccount, PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot user.read"}}); err != nil {
 		t.Fatal(err)
 	}
-	if status, _, body := formRequest(AuthPath+"/token", goodForm(sign(appKey(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 200 {
+	if status, _, body := formRequest(AuthPath+"/token", goodForm(sign(testkey.App(), goodHeader, goodClaims(), base64.RawURLEncoding))).do(t, s); status != 200 {
 		t.Fatalf("after AddApp: %d %v", status, body)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 // The official samples of LINE WORKS (github.com/lineworks/works-api-code-samples) work
@@ -47,7 +49,7 @@ var pythonSample = sample{
 		"Connection: keep-alive", "Content-Type: application/x-www-form-urlencoded"},
 	assertion: func(now time.Time) string {
 		iat := float64(now.UnixMicro()) / 1e6
-		return sign(appKey(), `{"alg":"RS256","typ":"JWT"}`,
+		return sign(testkey.App(), `{"alg":"RS256","typ":"JWT"}`,
 			fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%s,"exp":%s}`, clientID, serviceAccount, pyFloat(iat), pyFloat(iat+3600)),
 			base64.RawURLEncoding)
 	},
@@ -72,7 +74,7 @@ var nodeSample = sample{
 		"Accept-Encoding: gzip, compress, deflate, br", "Connection: keep-alive"},
 	assertion: func(now time.Time) string {
 		iat := float64(now.UnixMilli()) / 1e3
-		return sign(appKey(), `{"alg":"RS256","typ":"JWT"}`,
+		return sign(testkey.App(), `{"alg":"RS256","typ":"JWT"}`,
 			fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%s,"exp":%s}`, clientID, serviceAccount, pyFloat(iat), pyFloat(iat+3600)),
 			base64.RawURLEncoding)
 	},
@@ -96,7 +98,7 @@ var javaSample = sample{
 		"Accept-Encoding: gzip", "User-Agent: okhttp/4.12.0"},
 	assertion: func(now time.Time) string {
 		ms := now.UnixMilli()
-		return sign(appKey(), `{"typ":"JWT","alg":"RS256"}`,
+		return sign(testkey.App(), `{"typ":"JWT","alg":"RS256"}`,
 			fmt.Sprintf(`{"sub":%q,"iss":%q,"exp":%d,"iat":%d}`, serviceAccount, clientID, (ms+60*60)/1000, ms/1000),
 			base64.RawURLEncoding)
 	},
@@ -215,9 +217,9 @@ func TestOfficialSampleShapesStillRefuseMistakes(t *testing.T) {
 	tests := []struct {
 		name, assertion, reason string
 	}{
-		{"padded standard base64", sign(appKey(), goodHeader, claims, base64.StdEncoding), "base64"},
-		{"wrong key", sign(otherKey(), goodHeader, claims, base64.RawURLEncoding), "signature does not verify"},
-		{"lifetime over 3600 s", sign(appKey(), goodHeader,
+		{"padded standard base64", sign(testkey.App(), goodHeader, claims, base64.StdEncoding), "base64"},
+		{"wrong key", sign(testkey.Other(), goodHeader, claims, base64.RawURLEncoding), "signature does not verify"},
+		{"lifetime over 3600 s", sign(testkey.App(), goodHeader,
 			fmt.Sprintf(`{"iss":%q,"sub":%q,"iat":%s,"exp":%s}`, clientID, serviceAccount, pyFloat(iat), pyFloat(iat+3601)),
 			base64.RawURLEncoding), "more than 3600 s"},
 	}

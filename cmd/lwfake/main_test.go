@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/lwauth"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 const (
@@ -28,14 +27,6 @@ const (
 	clientSecret   = "s3cr3t-CLIENT-value-42"
 	serviceAccount = "abcde.serviceaccount@example.com"
 )
-
-var key = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
 
 // TestMain lets the test binary act as lwfake for TestSignal.
 func TestMain(m *testing.M) {
@@ -82,20 +73,14 @@ func files(t *testing.T, keyPEM []byte) []string {
 }
 
 func publicPEM(t *testing.T) []byte {
-	der, err := x509.MarshalPKIXPublicKey(&key().PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(&testkey.App().PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
-func privatePEM(t *testing.T) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(key())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func privatePEM(*testing.T) []byte { return testkey.PEM(testkey.App()) }
 
 // waitURL waits for the URL file and returns the URL.
 func waitURL(t *testing.T, path string) string {
@@ -130,7 +115,7 @@ func TestRun(t *testing.T) {
 
 			c := &lwauth.Client{AuthURL: base}
 			cr := lwauth.Credentials{ClientID: clientID, ServiceAccount: serviceAccount,
-				ClientSecret: secret.New(clientSecret), PrivateKey: key()}
+				ClientSecret: secret.New(clientSecret), PrivateKey: testkey.App()}
 			tok, err := c.Token(t.Context(), cr, []string{"bot"})
 			if err != nil {
 				t.Fatal(err)

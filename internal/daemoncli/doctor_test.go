@@ -5,11 +5,7 @@ package daemoncli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,33 +13,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/client"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
-
-var (
-	docKeyOnce sync.Once
-	docKeyPEM  []byte
-)
-
-func docKey(t *testing.T) []byte {
-	t.Helper()
-	docKeyOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		der, _ := x509.MarshalPKCS8PrivateKey(k)
-		docKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	})
-	return docKeyPEM
-}
 
 const docSecret = "doctor-test-client-secret-value"
 
@@ -86,7 +64,7 @@ func newDocFixture(t *testing.T) *docFixture {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	f.store.Set(ctx, keystore.PrivateKeyKey("default"), docKey(t))
+	f.store.Set(ctx, keystore.PrivateKeyKey("default"), testkey.PEM(testkey.App()))
 	f.store.Set(ctx, keystore.ClientSecretKey("default"), []byte(docSecret))
 	sockDir := filepath.Join(dir, "run")
 	os.Mkdir(sockDir, 0o700)

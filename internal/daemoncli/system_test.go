@@ -13,6 +13,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/sdcreds"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
 
@@ -248,10 +249,10 @@ func TestProxyFlags(t *testing.T) {
 func writeTestKey(t *testing.T) (string, []byte) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "private.key")
-	if err := os.WriteFile(p, docKey(t), 0o600); err != nil {
+	if err := os.WriteFile(p, testkey.PEM(testkey.App()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return p, docKey(t)
+	return p, testkey.PEM(testkey.App())
 }
 
 func checkMode(t *testing.T, path string, want os.FileMode) {

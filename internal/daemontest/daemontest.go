@@ -7,9 +7,6 @@ package daemontest
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
@@ -48,10 +46,7 @@ func Start(profiles ...string) (*Env, error) {
 	if len(profiles) == 0 {
 		profiles = []string{"default"}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
+	key := testkey.App()
 	dir, err := os.MkdirTemp("", "lwdt")
 	if err != nil {
 		return nil, err
@@ -60,11 +55,10 @@ func Start(profiles ...string) (*Env, error) {
 		creds: map[string][2]string{}}
 	var apps []lwfake.App
 	cfg := &config.Config{Profiles: map[string]*config.Profile{}}
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	keyPEM := testkey.PEM(key)
 	for i, name := range profiles {
 		id := fmt.Sprintf("client-%d", i)
-		sec := fmt.Sprintf("secret-%d-%x", i, der[len(der)-8:])
+		sec := fmt.Sprintf("secret-%d-%s", i, rand.Text()[:12])
 		apps = append(apps, lwfake.App{ClientID: id, ClientSecret: sec, ServiceAccount: "bot.serviceaccount@example.com",
 			PublicKey: &key.PublicKey, Scopes: Scopes})
 		cfg.Profiles[name] = &config.Profile{ClientID: id, ServiceAccount: "bot.serviceaccount@example.com", Scopes: Scopes}

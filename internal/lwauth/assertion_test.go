@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 func TestNewAssertion(t *testing.T) {
@@ -49,12 +51,12 @@ func TestNewAssertion(t *testing.T) {
 	if t0.Unix() != 1740819600 {
 		t.Fatalf("t0 moved: %d", t0.Unix())
 	}
-	_, err = jwt.Parse(a, func(*jwt.Token) (any, error) { return &testKey().PublicKey, nil },
+	_, err = jwt.Parse(a, func(*jwt.Token) (any, error) { return &testkey.App().PublicKey, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(pinned), jwt.WithIssuedAt())
 	if err != nil {
 		t.Errorf("assertion does not verify: %v", err)
 	}
-	if _, err := jwt.Parse(a, func(*jwt.Token) (any, error) { return &otherKey().PublicKey, nil }); err == nil {
+	if _, err := jwt.Parse(a, func(*jwt.Token) (any, error) { return &testkey.Other().PublicKey, nil }); err == nil {
 		t.Error("assertion verifies with another key")
 	}
 	if exp, iat := t0.Add(AssertionLifetime), t0.Add(-10*time.Second); exp.Sub(iat) > time.Hour {

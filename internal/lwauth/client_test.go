@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
@@ -78,7 +79,7 @@ func TestTokenRejected(t *testing.T) {
 	}{
 		{"wrong secret", func(cr *Credentials, _ *Client) { cr.ClientSecret = secret.New("wrong") }, nil, 401, "invalid_client"},
 		{"unknown client", func(cr *Credentials, _ *Client) { cr.ClientID = "nobody" }, nil, 401, "invalid_client"},
-		{"wrong key", func(cr *Credentials, _ *Client) { cr.PrivateKey = otherKey() }, nil, 400, "invalid_grant"},
+		{"wrong key", func(cr *Credentials, _ *Client) { cr.PrivateKey = testkey.Other() }, nil, 400, "invalid_grant"},
 		{"wrong service account", func(cr *Credentials, _ *Client) { cr.ServiceAccount = "x.serviceaccount@example.com" }, nil, 400, "invalid_grant"},
 		{"client clock an hour slow", func(_ *Credentials, c *Client) {
 			c.Now = func() time.Time { return t0.Add(-time.Hour) }
@@ -392,7 +393,7 @@ func TestRequestShape(t *testing.T) {
 		f.Get("client_secret") != testSecret || f.Get("scope") != "bot directory.read user.read" {
 		t.Errorf("token form %v", f)
 	}
-	if _, err := jwt.Parse(f.Get("assertion"), func(*jwt.Token) (any, error) { return &testKey().PublicKey, nil },
+	if _, err := jwt.Parse(f.Get("assertion"), func(*jwt.Token) (any, error) { return &testkey.App().PublicKey, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(pinned)); err != nil {
 		t.Errorf("assertion does not verify: %v", err)
 	}
@@ -521,7 +522,7 @@ func TestErrorsHoldNoSecret(t *testing.T) {
 		collect(c.Token(t.Context(), testCreds(), []string{"bot"}))
 	}
 	bad := testCreds()
-	bad.PrivateKey = otherKey()
+	bad.PrivateKey = testkey.Other()
 	collect(c.Token(t.Context(), bad, []string{"bot"}))
 	collect(nil, c.Revoke(t.Context(), Credentials{ClientID: testClientID, ClientSecret: secret.New("x" + testSecret)}, secret.New(access), ""))
 	collect(cannedServer(t, 200, nil, `{"access_token":"`+access+`"}`).Token(t.Context(), testCreds(), []string{"bot"}))

@@ -1,15 +1,13 @@
 package lwauth
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/internal/secret"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
@@ -24,26 +22,12 @@ var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
 func pinned() time.Time { return t0 }
 
-// testKey is one 2048-bit key per test binary: generating is slow.
-var testKey = sync.OnceValue(func() *rsa.PrivateKey { return generateKey(2048) })
-
-// otherKey is a second key, for "signed with the wrong key".
-var otherKey = sync.OnceValue(func() *rsa.PrivateKey { return generateKey(2048) })
-
-func generateKey(bits int) *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
 func testCreds() Credentials {
 	return Credentials{
 		ClientID:       testClientID,
 		ServiceAccount: testServiceAccount,
 		ClientSecret:   secret.New(testSecret),
-		PrivateKey:     testKey(),
+		PrivateKey:     testkey.App(),
 	}
 }
 
@@ -55,7 +39,7 @@ func newFake(t *testing.T) (*lwfake.Server, *Client) {
 		ClientID:       testClientID,
 		ClientSecret:   testSecret,
 		ServiceAccount: testServiceAccount,
-		PublicKey:      &testKey().PublicKey,
+		PublicKey:      &testkey.App().PublicKey,
 		Scopes:         []string{"bot", "user.read", "directory.read"},
 	})
 	srv.SetNow(pinned)

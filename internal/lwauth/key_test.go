@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
 )
 
 func pemOf(typ string, der []byte, headers map[string]string) string {
@@ -27,7 +29,7 @@ func pkcs8(t testing.TB, key any) []byte {
 }
 
 func TestParsePrivateKey(t *testing.T) {
-	key := testKey()
+	key := testkey.App()
 	p8 := pemOf("PRIVATE KEY", pkcs8(t, key), nil)
 	p1 := pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key), nil)
 	tests := []struct{ name, in string }{
@@ -54,7 +56,7 @@ func TestParsePrivateKey(t *testing.T) {
 }
 
 func TestParsePrivateKeyErrors(t *testing.T) {
-	key := testKey()
+	key := testkey.App()
 	p8 := pemOf("PRIVATE KEY", pkcs8(t, key), nil)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -78,7 +80,7 @@ func TestParsePrivateKeyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small := generateKey(1024)
+	small := testkey.Sized(1024)
 
 	tests := []struct{ name, in, want string }{
 		{"literal newlines", strings.ReplaceAll(strings.TrimSpace(p8), "\n", `\n`), `literal "\n" escapes`},
@@ -122,7 +124,7 @@ func TestParsePrivateKeyErrors(t *testing.T) {
 }
 
 func FuzzParsePrivateKey(f *testing.F) {
-	key := testKey()
+	key := testkey.App()
 	p8 := pemOf("PRIVATE KEY", pkcs8(f, key), nil)
 	for _, s := range []string{
 		p8,
