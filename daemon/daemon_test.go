@@ -95,11 +95,29 @@ func (h *harness) writeConfig(c *config.Config) {
 	}
 }
 
-func (h *harness) start() { h.startWith(true) }
+// launch says how a test starts the harness's daemon; the zero value is what start does.
+type launch struct {
+	options      func(*Options) // changes the harness's options (nil: none)
+	beforeListen func(*Daemon)  // runs on the new daemon before Listen (nil: none)
+	// asyncPreload runs Preload concurrently with the first requests, as
+	// `lwtoken-helperd run` does; otherwise Preload finishes before Serve.
+	asyncPreload bool
+}
 
-// startWith starts the daemon; with syncPreload false, Preload runs concurrently with the
-// first requests, as in `lwtoken-helperd run`.
-func (h *harness) startWith(syncPreload bool) {
+func (h *harness) start() { h.startWith(launch{}) }
+
+// restart replaces the daemon by a new one started as l says, on the same socket, config,
+// keyring, fake and clock.
+func (h *harness) restart(l launch) {
+	h.t.Helper()
+	h.stop()
+	h.startWith(l)
+}
+
+// startWith is how every test of this package starts a daemon on the harness: its socket
+// and config, its keyring (slowed down by slowGets; tokens apart in tokens, or in memory
+// with memTokens), its clock, jitter pinned at the middle, and l.
+func (h *harness) startWith(l launch) {
 	h.t.Helper()
 	var store keystore.TokenCache = h.store
 	if h.slowGets > 0 {
@@ -112,18 +130,25 @@ func (h *harness) startWith(syncPreload bool) {
 	case h.tokens != nil:
 		tokens = h.tokens
 	}
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: store, Tokens: tokens, Now: h.clock.Now,
-		Rand: func() float64 { return 0.5 }})
+	opts := Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: store, Tokens: tokens, Now: h.clock.Now,
+		Rand: func() float64 { return 0.5 }}
+	if l.options != nil {
+		l.options(&opts)
+	}
+	d, err := New(opts)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if l.beforeListen != nil {
+		l.beforeListen(d)
 	}
 	if err := d.Listen(); err != nil {
 		h.t.Fatal(err)
 	}
-	if syncPreload {
-		d.Preload()
-	} else {
+	if l.asyncPreload {
 		go d.Preload()
+	} else {
+		d.Preload()
 	}
 	h.d = d
 	h.served = make(chan error, 1)
@@ -241,7 +266,7 @@ func TestRestartReusesStoredToken(t *testing.T) {
 	h.slowGets = 50 * time.Millisecond
 	for range 3 {
 		h.stop()
-		h.startWith(false)
+		h.startWith(launch{asyncPreload: true})
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Add(1)

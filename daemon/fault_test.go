@@ -26,24 +26,6 @@ import (
 
 // restartWith stops h's daemon and starts another with tweaked options (same store,
 // config, clock and socket).
-func (h *harness) restartWith(tweak func(*Options)) {
-	h.t.Helper()
-	h.stop()
-	opts := Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now, Rand: func() float64 { return 0.5 }}
-	tweak(&opts)
-	d, err := New(opts)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		h.t.Fatal(err)
-	}
-	d.Preload()
-	h.d = d
-	h.served = make(chan error, 1)
-	go func() { h.served <- d.Serve() }()
-}
-
 func fastRetries(o *Options) {
 	o.BackoffBase, o.BackoffCap, o.UpstreamTimeout = 10*time.Millisecond, 100*time.Millisecond, time.Second
 }
@@ -73,7 +55,7 @@ func TestBackoffDelay(t *testing.T) {
 // schedule, not once per request (it was once per request before the fix).
 func TestOutageRetriesOnScheduleNotPerRequest(t *testing.T) {
 	h := newHarness(t)
-	h.restartWith(fastRetries)
+	h.restart(launch{options: fastRetries})
 	tok := h.mustGet(client.TokenRequest{})
 	h.fake.FailNext(-1, lwfake.Failure{Status: 503})
 	h.clock.Advance(21 * time.Hour)
@@ -158,7 +140,7 @@ func TestImpossibleMinTTLIsNotALoop(t *testing.T) {
 // without any request.
 func TestKeyringProbeStoresTheTokenItMissed(t *testing.T) {
 	h := newHarness(t)
-	h.restartWith(fastRetries)
+	h.restart(launch{options: fastRetries})
 	h.mustGet(client.TokenRequest{})
 	h.store.SetError(keystore.ErrLocked)
 	h.clock.Advance(21 * time.Hour)
@@ -187,7 +169,7 @@ func TestKeyringDownAtStartRecoversStoredToken(t *testing.T) {
 	h := newHarness(t)
 	tok := h.mustGet(client.TokenRequest{})
 	h.store.SetError(keystore.ErrUnavailable)
-	h.restartWith(fastRetries)
+	h.restart(launch{options: fastRetries})
 	if _, err := h.get(client.TokenRequest{}); !errors.Is(err, client.ErrKeyring) {
 		t.Fatalf("err = %v, want ErrKeyring", err)
 	}
@@ -245,7 +227,7 @@ func TestPersistOrder(t *testing.T) {
 // a normal request gets through; a connection whose request is being handled is not.
 func TestSlowConnectionsAreShed(t *testing.T) {
 	h := newHarness(t)
-	h.restartWith(func(o *Options) { o.MaxConns = 8 })
+	h.restart(launch{options: func(o *Options) { o.MaxConns = 8 }})
 	h.fake.SetDelay(1500 * time.Millisecond)
 	busy := make(chan error, 1)
 	go func() { _, err := h.get(client.TokenRequest{}); busy <- err }() // a cold get: handled, waiting on LINE WORKS
@@ -319,7 +301,7 @@ func TestUnreadBodiesRefusedAtOnce(t *testing.T) {
 // no data race (run with -race), every answer a valid token or a clean error.
 func TestConcurrentChaos(t *testing.T) {
 	h := newHarness(t)
-	h.restartWith(fastRetries)
+	h.restart(launch{options: fastRetries})
 	h.mustGet(client.TokenRequest{})
 	h.fake.SetDelay(20 * time.Millisecond)
 	var wg sync.WaitGroup
@@ -402,14 +384,14 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestAssertionAgedInFlightIsSignedAgain(t *testing.T) {
 	h := newHarness(t)
 	var step atomic.Bool
-	h.restartWith(func(o *Options) {
+	h.restart(launch{options: func(o *Options) {
 		o.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if step.Swap(false) {
 				h.clock.Advance(time.Hour) // after signing, before the endpoint checks
 			}
 			return http.DefaultTransport.RoundTrip(r)
 		})}
-	})
+	}})
 	before := h.fake.TokenRequests()
 	step.Store(true)
 	h.mustGet(client.TokenRequest{Scope: "bot"})

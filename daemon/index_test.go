@@ -37,7 +37,7 @@ func TestTokenIndexStaysWithinKeyringLimits(t *testing.T) {
 	h := newHarness(t)
 	tok := h.mustGet(client.TokenRequest{})
 	cache := &limitedCache{Memory: keystore.NewMemory(), limit: 2560}
-	h.restartWith(func(o *Options) { o.Tokens = cache })
+	h.restart(launch{options: func(o *Options) { o.Tokens = cache }})
 	ctx := context.Background()
 	var last string
 	for i := range 300 {
@@ -81,7 +81,7 @@ func TestTokenIndexStaysWithinKeyringLimits(t *testing.T) {
 func TestTokenTooLargeIsPermanentNotAProbeLoop(t *testing.T) {
 	h := newHarness(t)
 	cache := &limitedCache{Memory: keystore.NewMemory(), limit: 100} // no token fits
-	h.restartWith(func(o *Options) { o.Tokens = cache; fastRetries(o) })
+	h.restart(launch{options: func(o *Options) { o.Tokens = cache; fastRetries(o) }})
 	tok := h.mustGet(client.TokenRequest{})
 	time.Sleep(2 * time.Second) // 200 probes at the fast schedule if it were retried
 	if n := cache.sets.Load(); n != 1 {

@@ -64,28 +64,13 @@ func (l *logBuf) lines(msg string) []string {
 // the returned buffer; tweak, if not nil, runs before Listen.
 func restartLogged(h *harness, jsonLog bool, tweak func(*Daemon)) *logBuf {
 	h.t.Helper()
-	h.stop()
 	lb := &logBuf{}
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	var hd slog.Handler = slog.NewTextHandler(lb, opts)
 	if jsonLog {
 		hd = slog.NewJSONHandler(lb, opts)
 	}
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now,
-		Rand: func() float64 { return 0.5 }, Logger: slog.New(hd)})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if tweak != nil {
-		tweak(d)
-	}
-	if err := d.Listen(); err != nil {
-		h.t.Fatal(err)
-	}
-	d.Preload()
-	h.d = d
-	h.served = make(chan error, 1)
-	go func() { h.served <- d.Serve() }()
+	h.restart(launch{options: func(o *Options) { o.Logger = slog.New(hd) }, beforeListen: tweak})
 	return lb
 }
 

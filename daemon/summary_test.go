@@ -41,20 +41,8 @@ func (l *statusLog) last() string {
 // OnStatus set, Listen, then Preload and Serve concurrently.
 func startWatched(t *testing.T, h *harness) *statusLog {
 	t.Helper()
-	h.stop()
 	l := &statusLog{}
-	d, err := New(Options{SocketPath: h.sock, ConfigPath: h.cfg, Secrets: h.store, Tokens: h.store, Now: h.clock.Now,
-		Rand: func() float64 { return 0.5 }, OnStatus: l.report})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	go d.Preload()
-	h.d = d
-	h.served = make(chan error, 1)
-	go func() { h.served <- d.Serve() }()
+	h.restart(launch{options: func(o *Options) { o.OnStatus = l.report }, asyncPreload: true})
 	return l
 }
 
