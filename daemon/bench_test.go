@@ -12,29 +12,21 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lwtoken-helper/lwtoken-helper/daemon"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
-	"github.com/lwtoken-helper/lwtoken-helper/internal/testkey"
-	"github.com/lwtoken-helper/lwtoken-helper/keystore"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/daemontest"
 	"github.com/lwtoken-helper/lwtoken-helper/lwfake"
 )
 
 const (
-	benchClientID = "bench-client"
-	benchSA       = "bench.serviceaccount@example.com"
-	benchSecret   = "bench-client-secret"
 	// benchRequest is what the thin client sends for `get` (see client/http1.go).
 	benchRequest = "GET /v1/token HTTP/1.1\r\nHost: lwtoken-helper\r\n" +
 		"Accept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -51,57 +43,18 @@ type benchDaemon struct {
 
 func startBenchDaemon(tb testing.TB) *benchDaemon {
 	tb.Helper()
-	var undo []func() // run in reverse by stop
+	env, err := daemontest.StartWith(daemontest.Options{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	stop := sync.OnceFunc(func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+		if err := env.Close(); err != nil {
+			tb.Errorf("stop: %v", err)
 		}
 	})
 	tb.Cleanup(stop)
-
-	fake := lwfake.NewServer(tb, lwfake.App{ClientID: benchClientID, ClientSecret: benchSecret,
-		ServiceAccount: benchSA, PublicKey: &testkey.App().PublicKey, Scopes: []string{"bot", "user.read"}})
-	undo = append(undo, fake.Close)
-	// Not tb.TempDir(): its path can exceed the 104-byte socket path limit on macOS.
-	dir, err := os.MkdirTemp("", "lwbench")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	undo = append(undo, func() { os.RemoveAll(dir) })
-	cfg := filepath.Join(dir, "config.toml")
-	if err := config.Save(cfg, &config.Config{Profiles: map[string]*config.Profile{
-		"default": {ClientID: benchClientID, ServiceAccount: benchSA, Scopes: []string{"bot", "user.read"}, AuthURL: fake.AuthURL},
-	}}); err != nil {
-		tb.Fatal(err)
-	}
-	store := keystore.NewMemory()
-	ctx := context.Background()
-	store.Set(ctx, keystore.PrivateKeyKey("default"), testkey.PEM(testkey.App()))
-	store.Set(ctx, keystore.ClientSecretKey("default"), []byte(benchSecret))
-
-	sock := filepath.Join(dir, "run", "sock")
-	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfg, Secrets: store, Tokens: store, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		tb.Fatal(err)
-	}
-	d.Preload()
-	served := make(chan error, 1)
-	go func() { served <- d.Serve() }()
-	undo = append(undo, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-	})
-	return &benchDaemon{sock: sock, d: d, fake: fake, stop: stop}
+	return &benchDaemon{sock: env.Socket, d: env.Daemon, fake: env.Fake, stop: stop}
 }
 
 // getToken does one request on a fresh connection, like the thin client, reading the reply

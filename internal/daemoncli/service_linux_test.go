@@ -173,7 +173,9 @@ func TestStartWaitsForTheDaemon(t *testing.T) {
 	if code, out, errs := svcRun(t, "", "install", "--executable", exe); code != ExitOK {
 		t.Fatalf("install: %d %s%s", code, out, errs)
 	}
-	_, sock := svcDaemon(t, svcConfig(t), svcStore(t))
+	svcConfig(t)
+	svcStore(t)
+	sock := svcDaemon(t)
 	code, out, errs := svcRun(t, "", "start")
 	if code != ExitOK || !strings.Contains(out, "started the systemd user unit lwtoken-helperd: daemon pid ") || !strings.Contains(out, sock) {
 		t.Fatalf("start: exit %d\n%s%s", code, out, errs)

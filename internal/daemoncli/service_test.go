@@ -13,12 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kardianos/service"
 
-	"github.com/lwtoken-helper/lwtoken-helper/daemon"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/config"
+	"github.com/lwtoken-helper/lwtoken-helper/internal/daemontest"
 	"github.com/lwtoken-helper/lwtoken-helper/internal/wire"
 	"github.com/lwtoken-helper/lwtoken-helper/keystore"
 )
@@ -229,33 +228,16 @@ func svcStore(t *testing.T) *keystore.Memory {
 	return m
 }
 
-// svcDaemon starts a real daemon (memory keystore, the given config file) on a socket in a
-// fresh directory and points LWTOKEN_HELPER_SOCKET at it.
-func svcDaemon(t *testing.T, cfgPath string, store *keystore.Memory) (*daemon.Daemon, string) {
+// svcDaemon starts a real daemon (daemontest) and points LWTOKEN_HELPER_SOCKET at it.
+func svcDaemon(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "lwsvc")
+	env, err := daemontest.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s", "sock")
-	d, err := daemon.New(daemon.Options{SocketPath: sock, ConfigPath: cfgPath, Secrets: store, Tokens: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-		<-done
-	})
-	t.Setenv(wire.EnvSocket, sock)
-	return d, sock
+	t.Cleanup(func() { env.Close() })
+	t.Setenv(wire.EnvSocket, env.Socket)
+	return env.Socket
 }
 
 func svcConfig(t *testing.T, profiles ...string) string {

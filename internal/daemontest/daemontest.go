@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,9 +41,20 @@ type Env struct {
 	served chan error
 }
 
+// Options change what StartWith sets up; the zero value is what Start does.
+type Options struct {
+	Profiles []string     // the profiles, each an app of the fake with Scopes; default: "default"
+	Logger   *slog.Logger // the daemon's logger; nil: discard
+}
+
 // Start starts a daemon with the given profiles (default: "default"), each an app of the
 // fake with Scopes. The daemon's clock and the fake's are Now (see Advance).
-func Start(profiles ...string) (*Env, error) {
+func Start(profiles ...string) (*Env, error) { return StartWith(Options{Profiles: profiles}) }
+
+// StartWith starts a daemon as o says, the way `lwtoken-helperd run` does: Listen,
+// Preload (it finds no stored token), then Serve.
+func StartWith(o Options) (*Env, error) {
+	profiles := o.Profiles
 	if len(profiles) == 0 {
 		profiles = []string{"default"}
 	}
@@ -83,7 +95,8 @@ func Start(profiles ...string) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
-	d, err := daemon.New(daemon.Options{SocketPath: e.Socket, ConfigPath: cfgPath, Secrets: e.Store, Tokens: e.Store, Now: e.Now})
+	d, err := daemon.New(daemon.Options{SocketPath: e.Socket, ConfigPath: cfgPath, Secrets: e.Store, Tokens: e.Store, Now: e.Now,
+		Logger: o.Logger})
 	if err != nil {
 		e.Close()
 		return nil, err
@@ -92,6 +105,7 @@ func Start(profiles ...string) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
+	d.Preload()
 	e.Daemon = d
 	go func() { e.served <- d.Serve() }()
 	return e, nil
