@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,9 +53,10 @@ func docSnippet(t *testing.T, name string) string {
 	return body + "\n"
 }
 
-// checkedAPI is a stand-in for the LINE WORKS API that checks the header exactly as the
-// real one would read it: "Authorization: Bearer <a token the endpoint issued and that is
-// still valid>". It answers 200 {"ok":true}, else 401 {"code":"UNAUTHORIZED"}.
+// checkedAPI is the fake's LINE WORKS resource API (lwfake: 200 {"ok":true} to a token
+// the fake issued and that is still valid, 401 or 403 UNAUTHORIZED to any other) on a
+// server of its own that also records every request's Authorization headers, joined
+// by "|", so a test can see that exactly one Bearer header arrived.
 type checkedAPI struct {
 	*httptest.Server
 	mu    sync.Mutex
@@ -66,17 +66,10 @@ type checkedAPI struct {
 func (x *h) checkedAPI() *checkedAPI {
 	a := &checkedAPI{}
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		vals := r.Header.Values("Authorization")
 		a.mu.Lock()
-		a.auths = append(a.auths, strings.Join(vals, "|"))
+		a.auths = append(a.auths, strings.Join(r.Header.Values("Authorization"), "|"))
 		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if len(vals) != 1 || !strings.HasPrefix(vals[0], "Bearer ") || !x.fake.Valid(strings.TrimPrefix(vals[0], "Bearer ")) {
-			w.WriteHeader(401)
-			io.WriteString(w, `{"code":"UNAUTHORIZED","description":"bad or missing bearer token"}`)
-			return
-		}
-		io.WriteString(w, `{"ok":true}`)
+		x.fake.ServeHTTP(w, r)
 	}))
 	x.t.Cleanup(a.Close)
 	return a
