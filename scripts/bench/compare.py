@@ -7,8 +7,8 @@ scripts/bench/interleave), load/VERSION.cCLIENTS.ROUND.json (loadgen output with
 daemon's CPU time added), and one scalar per file in meta/.
 
 Every ratio is new / old. For whole processes: the ratio of the medians over all
-iterations, with a 95% bootstrap interval (iterations resampled, so the runs of one
-iteration stay together), and the middle half of the per-iteration ratios. For the daemon
+runs, with a 95% bootstrap interval (iterations resampled, so the runs of one
+iteration and copy stay together), and the middle half of the per-iteration ratios. For the daemon
 under load: the median of the per-round ratios and their range.
 """
 
@@ -36,11 +36,12 @@ def pct(a, q):
     return a[min(len(a) - 1, int(q * len(a)))]
 
 
-runs = collections.defaultdict(dict)  # name -> iteration -> (wall, cpu, exit)
+runs = collections.defaultdict(dict)  # name -> (iteration, copy) -> (wall, cpu, exit)
 with open(os.path.join(work, "interleave.txt")) as f:
     for line in f:
         it, name, wall, cpu, code = line.split()
-        runs[name][int(it)] = (int(wall), int(cpu), int(code))
+        name, _, copy = name.partition("~")  # NAME~K: copy K of the program's file
+        runs[name][(int(it), copy)] = (int(wall), int(cpu), int(code))
 
 
 def boot(a, b, idx, reps=2000):
@@ -68,8 +69,9 @@ rows = [
     ("nodaemon", "`lwtoken-helper get`, no daemon (start-up and socket lookup; exit 3)"),
     ("floor", "floor program against each daemon (the daemon's share of `get`)"),
 ]
-iters = len(runs.get("get." + old, {}))
-print(f"## Whole process ({iters} interleaved iterations)\n")
+keys = runs.get("get." + old, {})
+copies = len({k for _, k in keys})
+print(f"## Whole process ({len(keys)} interleaved runs of each command, from {copies} copies of each file)\n")
 print("Wall: the ratio of the medians, its 95% bootstrap interval, and the middle half of the per-iteration")
 print("ratios. CPU: user + system time of the client process alone, which waiting for a busy CPU does not")
 print("inflate.\n")

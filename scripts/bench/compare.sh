@@ -9,10 +9,11 @@
 # as it is), starts for each its own fake token endpoint, isolated keyring
 # (scripts/keyring-env.sh), `lwtoken-helperd setup` and daemon, then measures, alternating
 # old and new all the way so that other work on a shared machine hits both alike:
-#   1. whole processes (scripts/bench/interleave, -n iterations, default 1000): `get` and
+#   1. whole processes (scripts/bench/interleave, -n runs of each, default 1000): `get` and
 #      `prompt` of each version against its own daemon through the default socket lookup
 #      ($XDG_RUNTIME_DIR), `get` with no daemon, and the floor program against each daemon;
-#      wall time and the client's own CPU time;
+#      wall time and the client's own CPU time; each program from --copies fresh copies of
+#      its file in turn (default 3), since the same binary's speed here depends on its file;
 #   2. each daemon under loadgen (--rounds rounds, default 6, of 1, 10 and 100 clients in a
 #      closed loop for --seconds each, default 2): req/s, latency and the daemon's CPU time
 #      per request;
@@ -57,7 +58,7 @@ if [ "${1:-}" = --world ]; then
 fi
 
 out=${TMPDIR:-/tmp}/lwtoken-helper-compare.md
-iters=1000 rounds=6 seconds=2 gocount=5
+iters=1000 rounds=6 seconds=2 gocount=5 copies=3
 revs=()
 while (($#)); do
 	case $1 in
@@ -66,6 +67,7 @@ while (($#)); do
 	--rounds) rounds=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
 	--go) gocount=$2; shift 2 ;;
+	--copies) copies=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) revs+=("$1"); shift ;;
@@ -150,20 +152,27 @@ mkdir -m 700 "$work/nodaemon"
 kv load_interleave_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "whole processes: $iters interleaved iterations"
 X=XDG_RUNTIME_DIR
-cmds=()
-for v in old new; do
-	b=$work/bin-$v
-	cmds+=("get.$v=$X=$work/w-$v/xdg|$b/lwtoken-helper get"
-		"floor.$v=LWTOKEN_HELPER_SOCKET=$work/w-$v/xdg/lwtoken-helper/sock|$b/floor"
-		"nodaemon.$v=$X=$work/nodaemon|$b/lwtoken-helper get")
-done
 # (help's output is read whole first: grep -q would stop reading early, and under pipefail a
 # writer killed by SIGPIPE fails the test)
 has_prompt() { local h; h=$("$1" help 2>&1) || true; grep -qE '^ +prompt ' <<<"$h"; }
-if has_prompt "$work/bin-old/lwtoken-helper" && has_prompt "$work/bin-new/lwtoken-helper"; then
-	for v in old new; do cmds+=("prompt.$v=$X=$work/w-$v/xdg|$work/bin-$v/lwtoken-helper prompt"); done
-fi
-"$work/interleave" -n "$iters" "${cmds[@]}" >"$work/interleave.txt"
+prompt=""
+if has_prompt "$work/bin-old/lwtoken-helper" && has_prompt "$work/bin-new/lwtoken-helper"; then prompt=1; fi
+# Each program runs from $copies fresh copies of its file, in turn: here the same binary runs
+# up to 15% faster or slower as one file than as another (the page cache's state of each file),
+# which would otherwise pass for a difference between old and new. NAME~K is copy K.
+cmds=()
+for ((k = 1; k <= copies; k++)); do
+	for v in old new; do
+		b=$work/copy$k-$v
+		mkdir "$b"
+		cp "$work/bin-$v/lwtoken-helper" "$work/bin-$v/floor" "$b/"
+		cmds+=("get.$v~$k=$X=$work/w-$v/xdg|$b/lwtoken-helper get"
+			"floor.$v~$k=LWTOKEN_HELPER_SOCKET=$work/w-$v/xdg/lwtoken-helper/sock|$b/floor"
+			"nodaemon.$v~$k=$X=$work/nodaemon|$b/lwtoken-helper get")
+		[ -n "$prompt" ] && cmds+=("prompt.$v~$k=$X=$work/w-$v/xdg|$b/lwtoken-helper prompt")
+	done
+done
+"$work/interleave" -n $(((iters + copies - 1) / copies)) "${cmds[@]}" >"$work/interleave.txt"
 kv load_interleave_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 2. the daemons under load ---------------------------------------------------------------------
