@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,4 +37,23 @@ func checkServer(conn net.Conn, sock string) error {
 	return &Error{Code: "foreign_daemon", Err: ErrForeignDaemon, Message: msg,
 		Hint: fmt.Sprintf("another user may have created %s before your daemon did: have it removed (as root), or set %s or XDG_RUNTIME_DIR to a directory of your own",
 			filepath.Dir(sock), wire.EnvSocket)}
+}
+
+// serverUID returns the uid of the process that listens on the other end of conn, as the
+// kernel recorded it (peerUID: SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS).
+func serverUID(conn net.Conn) (int, error) {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return 0, errors.New("not a unix socket connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var uid int
+	var serr error
+	if err := raw.Control(func(fd uintptr) { uid, serr = peerUID(int(fd)) }); err != nil {
+		return 0, err
+	}
+	return uid, serr
 }

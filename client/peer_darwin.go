@@ -1,32 +1,12 @@
 package client
 
-import (
-	"errors"
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// serverUID returns the uid of the process that listens on the other end of conn, as the
-// kernel recorded it (LOCAL_PEERCRED).
-func serverUID(conn net.Conn) (int, error) {
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return 0, errors.New("not a unix socket connection")
-	}
-	raw, err := uc.SyscallConn()
+// peerUID is the uid of the peer of the unix socket fd (LOCAL_PEERCRED).
+func peerUID(fd int) (int, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
 		return 0, err
-	}
-	var cred *unix.Xucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if serr != nil {
-		return 0, serr
 	}
 	return int(cred.Uid), nil
 }

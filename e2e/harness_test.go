@@ -149,10 +149,17 @@ type result struct {
 // runCmd runs a binary to completion with stdin.
 func (x *h) runCmd(binary, stdin string, args ...string) result {
 	x.t.Helper()
+	return x.runCmdIn(binary, stdin, nil, args...)
+}
+
+// runCmdIn runs a binary to completion (60 s at most) with stdin and extra environment
+// variables on top of x.env(), recording what it printed for the leak checks.
+func (x *h) runCmdIn(binary, stdin string, extra []string, args ...string) result {
+	x.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = x.env()
+	cmd.Env = append(x.env(), extra...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

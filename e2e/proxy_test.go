@@ -4,14 +4,12 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,7 +112,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	}
 
 	// doctor probes the endpoint the way the daemon reaches it: through the proxy.
-	r = x.runCmdEnv(bin.daemon, env, "doctor")
+	r = x.runCmdIn(bin.daemon, "", env, "doctor")
 	if !strings.Contains(r.stdout, "ok    endpoint  "+authURL+" answers") || len(proxy.tunnels()) != 2 {
 		t.Fatalf("doctor through the proxy (tunnels %v):\n%s%s", proxy.tunnels(), r.stdout, r.stderr)
 	}
@@ -127,25 +125,4 @@ func TestProxyFromEnvironment(t *testing.T) {
 		t.Fatalf("NO_PROXY=example.com: get exit %d, tunnels %v: the proxy was used\n%s", r.code, proxy.tunnels(), x.log())
 	}
 	t.Logf("NO_PROXY: direct, and failing as it must here: %s", strings.TrimSpace(r.stderr))
-}
-
-// runCmdEnv runs a binary to completion with extra environment variables.
-func (x *h) runCmdEnv(binary string, extra []string, args ...string) result {
-	x.t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(x.env(), extra...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		x.t.Fatalf("%s %v: %v", filepath.Base(binary), args, err)
-	}
-	x.logMu.Lock()
-	x.printed.Write(out.Bytes())
-	x.printed.Write(errb.Bytes())
-	x.logMu.Unlock()
-	return result{out.String(), errb.String(), code}
 }
